@@ -1,0 +1,52 @@
+"""Phone numbers: normalize to E.164 and mask for logs.
+
+Carrier feeds give North American numbers as `12223334444`; people type
+`+1 (222) 333-4444` or `2223334444`. Everything inside numguard is E.164 with
+a leading `+`, and anything written to a log or error is masked.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s().\-/]")
+# NANP: area code and exchange code both start with 2-9.
+_NANP = re.compile(r"1?([2-9]\d{2}[2-9]\d{6})")
+_E164 = re.compile(r"\+([1-9]\d{7,14})")
+_MASKED_DIGITS = 4
+
+
+class InvalidNumber(ValueError):
+    """The text is not a phone number numguard can normalize."""
+
+
+def normalize(text: str) -> str:
+    """Return `text` as E.164 (`+12223334444`) or raise InvalidNumber.
+
+    Numbers without a `+` are read as North American (the feeds are US-only);
+    numbers with a `+` and another country code are accepted as E.164.
+    """
+    compact = _SEPARATORS.sub("", text.strip())
+    if compact.startswith("+") and not compact.startswith("+1"):
+        if _E164.fullmatch(compact):
+            return compact
+    else:
+        # "+1" must be followed by exactly ten NANP digits; bare digits may omit the 1.
+        nanp = _NANP.fullmatch(compact.removeprefix("+"))
+        if nanp and not (compact.startswith("+") and len(compact) != 12):
+            return "+1" + nanp.group(1)
+    raise InvalidNumber(f"not a phone number: {mask(text)!r}")
+
+
+def mask(number: str) -> str:
+    """Hide the last four digits: `+12025550100` -> `+1202555****`."""
+    text = number.strip()
+    digits_seen = 0
+    chars = list(text)
+    for index in range(len(chars) - 1, -1, -1):
+        if chars[index].isdigit():
+            chars[index] = "*"
+            digits_seen += 1
+            if digits_seen == _MASKED_DIGITS:
+                break
+    return "".join(chars)
