@@ -1,0 +1,89 @@
+"""Source rows -> StateChange events, or a Rejection a person can understand.
+
+Every source's codes are mapped onto the one event enum here, numbers become
+E.164 and times UTC. A bad row is never an exception: it becomes a Rejection
+that goes to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from numguard.phone import InvalidNumber, mask, normalize
+from producer.sources.base import SourceRow
+from schemas.events import EventType, StateChange
+
+CONVEY_REASONS = {
+    "DEACTIVATE": EventType.DEACTIVATED,
+    "SUSPEND": EventType.SUSPENDED,
+    "REACTIVATE": EventType.REACTIVATED,
+    "CHANGE_MDN": EventType.NUMBER_CHANGED,
+}
+# Convey puts the value 1 in NEW_MDN for every reason but CHANGE_MDN.
+CONVEY_NO_NEW_MDN = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    row: SourceRow
+    reason: str
+
+
+def event_id(source: str, report_id: str, content: str) -> str:
+    """Same source, report and row content -> same id, so re-ingesting is harmless."""
+    digest = hashlib.sha256(f"{source}\x1f{report_id}\x1f{content}".encode()).hexdigest()
+    return digest[:32]
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 to an aware UTC datetime; a time without an offset is read as UTC."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+    fields = row.fields
+    if "_values" in fields:
+        return Rejection(row, f"expected {5} columns, found a row of another width")
+    code = fields["REASON_CODE"].upper()
+    event_type = CONVEY_REASONS.get(code)
+    if event_type is None:
+        known = ", ".join(CONVEY_REASONS)
+        return Rejection(row, f"unknown REASON_CODE {fields['REASON_CODE']!r} (known: {known})")
+    try:
+        mdn = normalize(fields["MDN"])
+    except InvalidNumber:
+        return Rejection(row, f"MDN {mask(fields['MDN'])!r} is not a phone number")
+    try:
+        effective_at = parse_time(fields["MODIFICATION_DATE"])
+    except ValueError:
+        return Rejection(
+            row, f"MODIFICATION_DATE {fields['MODIFICATION_DATE']!r} is not an ISO 8601 time"
+        )
+    new_mdn = None
+    if event_type is EventType.NUMBER_CHANGED:
+        try:
+            new_mdn = normalize(fields["NEW_MDN"])
+        except InvalidNumber:
+            return Rejection(
+                row, f"CHANGE_MDN without a valid NEW_MDN ({mask(fields['NEW_MDN'])!r})"
+            )
+    carrier = fields["CARRIER_NAME"] or None
+    content = f"{mdn}|{event_type}|{effective_at.isoformat()}|{new_mdn}|{carrier}|{code}"
+    return StateChange(
+        event_id=event_id(row.source, row.report_id, content),
+        mdn=mdn,
+        event_type=event_type,
+        effective_at=effective_at,
+        new_mdn=new_mdn,
+        carrier=carrier,
+        source=row.source,
+        report_id=row.report_id,
+        report_position=row.position,
+        raw_reason=code,
+        ingested_at=ingested_at,
+    )

@@ -1,0 +1,142 @@
+"""The event contract: Avro single-object encoding, Confluent framing, evolution."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import fastavro
+import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from schemas.codec import (
+    SINGLE_OBJECT_MARKER,
+    EventCodec,
+    UndecodableEvent,
+    current_schema,
+    schema_versions,
+)
+from schemas.events import EventType, StateChange
+from tests.builders import change
+
+
+def crc64_avro(data: bytes) -> int:
+    """The Avro specification's reference fingerprint algorithm, written out independently."""
+    empty = 0xC15D213AA4D7A795
+    table = []
+    for index in range(256):
+        value = index
+        for _ in range(8):
+            value = (value >> 1) ^ (empty if value & 1 else 0)
+        table.append(value)
+    fingerprint = empty
+    for byte in data:
+        fingerprint = (fingerprint >> 8) ^ table[(fingerprint ^ byte) & 0xFF]
+    return fingerprint
+
+
+def sample() -> StateChange:
+    return change(EventType.NUMBER_CHANGED, "2024-03-05T11:00", new_mdn="+12025550199")
+
+
+def test_single_object_encoding_round_trips() -> None:
+    codec = EventCodec()
+    assert codec.decode(codec.encode(sample())) == sample()
+
+
+def test_single_object_header_is_marker_then_little_endian_crc64_fingerprint() -> None:
+    data = EventCodec().encode(sample())
+    canonical = fastavro.schema.to_parsing_canonical_form(current_schema().parsed)
+    assert data[:2] == SINGLE_OBJECT_MARKER == b"\xc3\x01"
+    assert data[2:10] == struct.pack("<Q", crc64_avro(canonical.encode()))
+
+
+def test_any_avro_reader_with_the_schema_file_decodes_the_body() -> None:
+    data = EventCodec().encode(sample())
+    schema = fastavro.parse_schema(json.loads(current_schema().text))
+    record = fastavro.schemaless_reader(io.BytesIO(data[10:]), schema, None)
+    assert record["mdn"] == "+12025550100"
+    assert record["event_type"] == "NUMBER_CHANGED"
+    assert record["new_mdn"] == "+12025550199"
+
+
+def test_confluent_framing_with_a_registry_round_trips() -> None:
+    # confluent-kafka's in-process mock registry: no Schema Registry server can be
+    # started from this machine's package registries.
+    registry = SchemaRegistryClient.new_client({"url": "mock://numguard-codec-test"})
+    codec = EventCodec(registry, subject="events-value")
+    data = codec.encode(sample())
+    (schema_id,) = struct.unpack(">I", data[1:5])
+    assert data[0] == 0
+    assert json.loads(registry.get_schema(schema_id).schema_str) == json.loads(
+        current_schema().text
+    )
+    assert codec.decode(data) == sample()
+
+
+def test_a_registry_codec_still_decodes_single_object_data() -> None:
+    registry = SchemaRegistryClient.new_client({"url": "mock://numguard-codec-mixed"})
+    assert EventCodec(registry, "s-value").decode(EventCodec().encode(sample())) == sample()
+
+
+def test_confluent_framed_data_without_a_registry_is_undecodable() -> None:
+    registry = SchemaRegistryClient.new_client({"url": "mock://numguard-codec-noreg"})
+    data = EventCodec(registry, "s-value").encode(sample())
+    with pytest.raises(UndecodableEvent, match="no schema registry"):
+        EventCodec().decode(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"{\"mdn\": 1}", "not Avro"),
+        (SINGLE_OBJECT_MARKER + b"\x00" * 8 + b"\x02", "unknown schema fingerprint"),
+    ],
+)
+def test_undecodable_bytes_raise_a_clear_error(data: bytes, reason: str) -> None:
+    with pytest.raises(UndecodableEvent, match=reason):
+        EventCodec().decode(data)
+
+
+def test_truncated_body_is_undecodable() -> None:
+    data = EventCodec().encode(sample())
+    with pytest.raises(UndecodableEvent, match="corrupt"):
+        EventCodec().decode(data[:20])
+
+
+@pytest.mark.parametrize("version", schema_versions(), ids=lambda v: f"v{v.version}")
+def test_data_written_with_each_committed_schema_version_is_read_by_the_current_one(
+    version,
+) -> None:
+    """Write with an old version's schema file exactly as committed; decode with today's codec."""
+    old = fastavro.parse_schema(json.loads(version.text))
+    record = {
+        "event_id": "e-1", "mdn": "+12025550100", "event_type": "SUSPENDED",
+        "effective_at": 1709636400000, "new_mdn": None, "carrier": "Verizon Wireless",
+        "source": "convey", "report_id": "mcdn_deact_20240305.csv", "report_position": 2,
+        "raw_reason": "SUSPEND", "ingested_at": 1709640000000,
+    }  # fmt: skip
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, old, record)
+    decoded = EventCodec().decode(SINGLE_OBJECT_MARKER + version.fingerprint + body.getvalue())
+    assert decoded.event_type is EventType.SUSPENDED
+    assert decoded.mdn == "+12025550100"
+    assert decoded.report_position == 2
+
+
+def test_an_enum_symbol_from_a_newer_writer_reads_as_unknown() -> None:
+    newer = json.loads(current_schema().text)
+    newer["fields"][2]["type"]["symbols"].append("PORTED_OUT")
+    parsed = fastavro.parse_schema(newer)
+    record = {
+        "event_id": "e-2", "mdn": "+12025550100", "event_type": "PORTED_OUT",
+        "effective_at": 0, "new_mdn": None, "carrier": None, "source": "x",
+        "report_id": "r", "report_position": 1, "raw_reason": "PORT", "ingested_at": 0,
+    }  # fmt: skip
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, parsed, record)
+    reader = current_schema().parsed
+    decoded = fastavro.schemaless_reader(io.BytesIO(body.getvalue()), parsed, reader)
+    assert decoded["event_type"] == "UNKNOWN"
