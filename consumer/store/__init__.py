@@ -1,0 +1,40 @@
+"""The suppression store: per-number state, audit history, consumed offsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consumer.store.sql import Consumed, SqlStore
+
+__all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "open_store"]
+
+
+class StoreUrlError(ValueError):
+    """The store URL names no backend numguard has."""
+
+
+class StoreMissing(LookupError):
+    """A command that only reads was pointed at a store that does not exist."""
+
+
+def open_store(url: str, *, create: bool = True) -> SqlStore:
+    """`sqlite:///path` (embedded default) or `postgresql://…` (production).
+
+    With create=False (commands that only read) a missing store is an error, not
+    an empty store: an empty store would answer "allow" for every number.
+    """
+    if url.startswith("sqlite:///"):
+        from consumer.store.sqlite import SqliteDialect
+
+        path = Path(url.removeprefix("sqlite:///"))
+        if not create and not path.exists():
+            raise StoreMissing(f"no store at {path}: run `numguard consume store` first")
+        return SqlStore(SqliteDialect(path), create=create)
+    if url.startswith(("postgresql://", "postgres://")):
+        from consumer.store.postgres import PostgresDialect
+
+        return SqlStore(PostgresDialect(url), create=create)
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise StoreUrlError(
+        f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH or postgresql://HOST/DB"
+    )

@@ -1,0 +1,27 @@
+"""PostgreSQL, for production: `postgresql://user@host:port/dbname` (psycopg 3)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+
+
+class PostgresDialect:
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self._connection = psycopg.connect(url, autocommit=True)
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s")
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return self._connection.transaction()
+
+    def cursor(self) -> psycopg.Cursor[Any]:
+        return self._connection.cursor()
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,135 @@
+"""The send decision: what the carriers' changes mean for one number.
+
+Pure functions, no I/O. `apply` folds one change into a number's state and is
+order-independent and idempotent: every field is a maximum over the changes
+seen (by effective time, or by the change's full order key), so any order and
+any number of repeats of the same changes give the same state.
+
+The rules (carriers' and aggregators' guidance):
+* DEACTIVATED, ACTIVATED (given to a new owner) and NUMBER_CHANGED (of the old
+  number) void every consent given on or before the UTC date of the change.
+* SUSPENDED holds sends but keeps the subscription; REACTIVATED resumes them;
+  a later deactivation also ends a suspension. The latest of these decides.
+* REACTIVATED never revives a consent a deactivation voided.
+* NUMBER_CHANGED records the new number on the old one; the new number gets no state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from schemas.events import EventType, StateChange
+
+OrderKey = tuple[int, str, int, str]  # effective ms, report id, position, event id
+
+VOIDS_CONSENT = frozenset({EventType.DEACTIVATED, EventType.ACTIVATED, EventType.NUMBER_CHANGED})
+# The changes that decide whether sends are paused; the latest one wins.
+PAUSE_RELEVANT = VOIDS_CONSENT | {EventType.SUSPENDED, EventType.REACTIVATED}
+
+
+class Verdict(enum.StrEnum):
+    ALLOW = "allow"
+    HOLD = "hold"
+    BLOCK = "block"
+
+
+class Reason(enum.StrEnum):
+    DEACTIVATED = "deactivated"
+    SUSPENDED = "suspended"
+    ACTIVE = "active"
+    NO_RECORD = "no_record"
+
+
+def order_key(change: StateChange) -> OrderKey:
+    """Effective time, then report, then position in it; event id breaks exact ties."""
+    millis = int(change.effective_at.timestamp() * 1000)
+    return (millis, change.report_id, change.report_position, change.event_id)
+
+
+def _later(a: OrderKey | None, b: OrderKey | None) -> OrderKey | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberState:
+    """What the rules need to know about one number."""
+
+    mdn: str
+    last_voided_at: datetime | None = None  # latest consent-voiding change
+    pause_key: OrderKey | None = None  # latest pause-relevant change ...
+    pause_type: EventType | None = None  # ... and its type
+    pause_since: datetime | None = None  # ... and its effective time
+    new_mdn: str | None = None  # from the latest NUMBER_CHANGED
+    new_mdn_key: OrderKey | None = None
+
+
+def apply(state: NumberState | None, change: StateChange) -> NumberState:
+    """Fold one change into the state of `change.mdn`."""
+    current = state or NumberState(change.mdn)
+    key = order_key(change)
+    voided = current.last_voided_at
+    if change.event_type in VOIDS_CONSENT and (voided is None or change.effective_at > voided):
+        voided = change.effective_at
+    pause_key, pause_type, pause_since = current.pause_key, current.pause_type, current.pause_since
+    if change.event_type in PAUSE_RELEVANT and _later(pause_key, key) == key:
+        pause_key, pause_type, pause_since = key, change.event_type, change.effective_at
+    new_mdn, new_mdn_key = current.new_mdn, current.new_mdn_key
+    if change.event_type is EventType.NUMBER_CHANGED and _later(new_mdn_key, key) == key:
+        new_mdn, new_mdn_key = change.new_mdn, key
+    return NumberState(
+        current.mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    mdn: str
+    verdict: Verdict
+    reason: Reason
+    deactivated_on: date | None = None
+    new_mdn: str | None = None
+    suspended_since: datetime | None = None
+
+    def as_json(self) -> dict[str, str]:
+        """The JSON object `check`, `serve` and `scrub` show."""
+        answer = {"mdn": self.mdn, "decision": self.verdict.value, "reason": self.reason.value}
+        if self.deactivated_on is not None:
+            answer["deactivated_on"] = self.deactivated_on.isoformat()
+        if self.new_mdn is not None:
+            answer["new_mdn"] = self.new_mdn
+        if self.suspended_since is not None:
+            answer["suspended_since"] = self.suspended_since.isoformat().replace("+00:00", "Z")
+        return answer
+
+
+def utc_date(moment: datetime) -> date:
+    """The UTC calendar date of `moment`; a time without an offset is read as UTC."""
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(UTC).date()
+
+
+def decide(mdn: str, state: NumberState | None, consented_at: datetime | None) -> Decision:
+    """May a sender text `mdn`, given consent at `consented_at` (None: unknown)?"""
+    if state is None:
+        return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
+    voided_on = state.last_voided_at.date() if state.last_voided_at else None
+    suspended = state.pause_type is EventType.SUSPENDED
+    facts = {
+        "deactivated_on": voided_on,
+        "new_mdn": state.new_mdn,
+        "suspended_since": state.pause_since if suspended else None,
+    }
+    # A consent given on the day of the deactivation, even hours later, is void:
+    # the new subscriber must opt in at a date later than the deactivation date.
+    if voided_on is not None and (consented_at is None or utc_date(consented_at) <= voided_on):
+        return Decision(mdn, Verdict.BLOCK, Reason.DEACTIVATED, **facts)
+    if suspended:
+        return Decision(mdn, Verdict.HOLD, Reason.SUSPENDED, **facts)
+    return Decision(mdn, Verdict.ALLOW, Reason.ACTIVE, **facts)

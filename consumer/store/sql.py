@@ -1,0 +1,268 @@
+"""The suppression store on a SQL database: one implementation, two dialects.
+
+Per number it keeps the state the rules need (see rules.py), plus an audit
+history of every applied event and the consumed offsets. A batch's state, its
+history rows and its offsets are written in one database transaction, so the
+store is always exactly as far as its offsets say: effectively once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from consumer.store import rules
+from consumer.store.rules import NumberState, OrderKey
+from schemas.events import EventType, StateChange
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS number_state (
+        mdn TEXT PRIMARY KEY,
+        last_voided_at_ms BIGINT,
+        pause_key TEXT,
+        pause_type TEXT,
+        pause_since_ms BIGINT,
+        new_mdn TEXT,
+        new_mdn_key TEXT,
+        updated_at_ms BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS event_history (
+        event_id TEXT PRIMARY KEY,
+        mdn TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        effective_at_ms BIGINT NOT NULL,
+        new_mdn TEXT,
+        carrier TEXT,
+        source TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        report_position BIGINT NOT NULL,
+        raw_reason TEXT NOT NULL,
+        kafka_topic TEXT NOT NULL,
+        kafka_partition INTEGER NOT NULL,
+        kafka_offset BIGINT NOT NULL,
+        applied_at_ms BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS event_history_by_mdn ON event_history (mdn, effective_at_ms)",
+    """CREATE TABLE IF NOT EXISTS consumer_offsets (
+        consumer_group TEXT NOT NULL,
+        kafka_topic TEXT NOT NULL,
+        kafka_partition INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
+        PRIMARY KEY (consumer_group, kafka_topic, kafka_partition))""",
+)
+
+_STATE_COLUMNS = (
+    "mdn, last_voided_at_ms, pause_key, pause_type, pause_since_ms, new_mdn, new_mdn_key"
+)
+
+
+class Dialect(Protocol):
+    """What differs between the databases: connecting, parameters, transactions."""
+
+    name: str
+
+    def sql(self, statement: str) -> str:
+        """`statement` with `?` parameters rewritten for this driver."""
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A context in which every statement commits together, or none does."""
+
+    def cursor(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A decoded event and where it was read from."""
+
+    change: StateChange
+    topic: str
+    partition: int
+    offset: int
+
+
+def _millis(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def _moment(millis: int | None) -> datetime | None:
+    return None if millis is None else datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def _key_text(key: OrderKey | None) -> str | None:
+    return None if key is None else json.dumps(key)
+
+
+def _key(text: str | None) -> OrderKey | None:
+    return None if text is None else tuple(json.loads(text))  # type: ignore[return-value]
+
+
+def _state_from_row(row: tuple[Any, ...]) -> NumberState:
+    mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key = row
+    return NumberState(
+        mdn=mdn,
+        last_voided_at=_moment(voided),
+        pause_key=_key(pause_key),
+        pause_type=EventType(pause_type) if pause_type else None,
+        pause_since=_moment(pause_since),
+        new_mdn=new_mdn,
+        new_mdn_key=_key(new_mdn_key),
+    )
+
+
+def _state_to_row(state: NumberState, now_ms: int) -> tuple[Any, ...]:
+    return (
+        state.mdn,
+        _millis(state.last_voided_at),
+        _key_text(state.pause_key),
+        state.pause_type.value if state.pause_type else None,
+        _millis(state.pause_since),
+        state.new_mdn,
+        _key_text(state.new_mdn_key),
+        now_ms,
+    )
+
+
+class SqlStore:
+    """The suppression store. Create with `consumer.store.open_store(url)`."""
+
+    # SQLite caps bound parameters per statement; stay well below.
+    _LOOKUP_CHUNK = 500
+
+    def __init__(self, dialect: Dialect, *, create: bool = True) -> None:
+        self._db = dialect
+        if create:
+            with self._db.transaction():
+                cursor = self._db.cursor()
+                for statement in SCHEMA:
+                    cursor.execute(statement)
+
+    @property
+    def backend(self) -> str:
+        return self._db.name
+
+    def close(self) -> None:
+        self._db.close()
+
+    def apply_batch(
+        self, batch: list[Consumed], offsets: dict[tuple[str, int], int], group: str
+    ) -> None:
+        """Apply `batch` and record `offsets` (next offset per topic partition), atomically."""
+        now_ms = int(time.time() * 1000)
+        with self._db.transaction():
+            cursor = self._db.cursor()
+            states = self._load_states(cursor, sorted({item.change.mdn for item in batch}))
+            for item in batch:
+                states[item.change.mdn] = rules.apply(states.get(item.change.mdn), item.change)
+            if states:
+                cursor.executemany(
+                    self._db.sql(
+                        f"INSERT INTO number_state ({_STATE_COLUMNS}, updated_at_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mdn) DO UPDATE SET "
+                        "last_voided_at_ms = excluded.last_voided_at_ms, "
+                        "pause_key = excluded.pause_key, pause_type = excluded.pause_type, "
+                        "pause_since_ms = excluded.pause_since_ms, new_mdn = excluded.new_mdn, "
+                        "new_mdn_key = excluded.new_mdn_key, updated_at_ms = excluded.updated_at_ms"
+                    ),
+                    [_state_to_row(state, now_ms) for state in states.values()],
+                )
+            if batch:
+                cursor.executemany(
+                    self._db.sql(
+                        f"INSERT INTO event_history VALUES ({', '.join('?' * 14)}) "
+                        "ON CONFLICT (event_id) DO NOTHING"
+                    ),
+                    [_history_row(item, now_ms) for item in batch],
+                )
+            if offsets:
+                cursor.executemany(
+                    self._db.sql(
+                        "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (consumer_group, kafka_topic, kafka_partition) "
+                        "DO UPDATE SET next_offset = excluded.next_offset"
+                    ),
+                    [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()],
+                )
+
+    def offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The next offset to read per partition, as the last committed batch left it."""
+        cursor = self._db.cursor()
+        cursor.execute(
+            self._db.sql(
+                "SELECT kafka_partition, next_offset FROM consumer_offsets "
+                "WHERE consumer_group = ? AND kafka_topic = ?"
+            ),
+            (group, topic),
+        )
+        return {int(partition): int(offset) for partition, offset in cursor.fetchall()}
+
+    def state(self, mdn: str) -> NumberState | None:
+        with self._db.transaction():
+            return self._load_states(self._db.cursor(), [mdn]).get(mdn)
+
+    def history(self, mdn: str) -> list[dict[str, Any]]:
+        """Every applied event for `mdn`, oldest first: why a number is blocked."""
+        cursor = self._db.cursor()
+        cursor.execute(
+            self._db.sql(
+                "SELECT event_id, event_type, effective_at_ms, new_mdn, carrier, source, "
+                "report_id, report_position, raw_reason FROM event_history WHERE mdn = ? "
+                "ORDER BY effective_at_ms, report_id, report_position, event_id"
+            ),
+            (mdn,),
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def digest(self) -> str:
+        """A stable hash of every number's decision-relevant state and of the audit trail."""
+        digest = hashlib.sha256()
+        for row in self._rows(f"SELECT {_STATE_COLUMNS} FROM number_state ORDER BY mdn"):
+            digest.update(json.dumps(list(row)).encode())
+        for (event_id,) in self._rows("SELECT event_id FROM event_history ORDER BY event_id"):
+            digest.update(event_id.encode())
+        return digest.hexdigest()
+
+    def _rows(self, query: str) -> Iterator[tuple[Any, ...]]:
+        cursor = self._db.cursor()
+        cursor.execute(query)
+        while rows := cursor.fetchmany(1000):
+            yield from rows
+
+    def _load_states(self, cursor: Any, mdns: list[str]) -> dict[str, NumberState]:
+        found: dict[str, NumberState] = {}
+        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
+            chunk = mdns[start : start + self._LOOKUP_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(
+                self._db.sql(f"SELECT {_STATE_COLUMNS} FROM number_state WHERE mdn IN ({marks})"),
+                chunk,
+            )
+            for row in cursor.fetchall():
+                found[row[0]] = _state_from_row(row)
+        return found
+
+
+def _history_row(item: Consumed, now_ms: int) -> tuple[Any, ...]:
+    change = item.change
+    return (
+        change.event_id,
+        change.mdn,
+        change.event_type.value,
+        _millis(change.effective_at),
+        change.new_mdn,
+        change.carrier,
+        change.source,
+        change.report_id,
+        change.report_position,
+        change.raw_reason,
+        item.topic,
+        item.partition,
+        item.offset,
+        now_ms,
+    )

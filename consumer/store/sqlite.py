@@ -1,0 +1,41 @@
+"""SQLite, the embedded default: `sqlite:///relative/path` or `sqlite:////abs/path`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class SqliteDialect:
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode; transactions are opened explicitly below.
+        self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        # A committed batch must survive a power cut before its offsets count as consumed.
+        self._connection.execute("PRAGMA synchronous=FULL")
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    def cursor(self) -> sqlite3.Cursor:
+        return self._connection.cursor()
+
+    def close(self) -> None:
+        self._connection.close()
