@@ -49,7 +49,10 @@ def test_change_mdn_carries_the_new_number() -> None:
 
 
 def test_columns_may_come_in_another_order_and_case() -> None:
-    text = "carrier_name, MDN,NEW_MDN,REASON_CODE,MODIFICATION_DATE\nT-Mobile,12223334444,1,SUSPEND,2023-06-10T00:00Z\n"
+    text = (
+        "carrier_name, MDN,NEW_MDN,REASON_CODE,MODIFICATION_DATE\n"
+        "T-Mobile,12223334444,1,SUSPEND,2023-06-10T00:00Z\n"
+    )
     (event,) = rows(text)
     assert isinstance(event, StateChange)
     assert (event.carrier, event.event_type) == ("T-Mobile", EventType.SUSPENDED)
@@ -70,7 +73,10 @@ def test_the_same_row_always_yields_the_same_event_id() -> None:
         ("12223334444,PORT_OUT,2023-06-10T00:00Z,1,Cingular", "unknown REASON_CODE 'PORT_OUT'"),
         ("1234,DEACTIVATE,2023-06-10T00:00Z,1,Cingular", "MDN '****' is not a phone number"),
         ("12223334444,DEACTIVATE,yesterday,1,Cingular", "MODIFICATION_DATE 'yesterday'"),
-        ("12223334444,CHANGE_MDN,2023-06-10T00:00Z,1,Cingular", "CHANGE_MDN without a valid NEW_MDN"),
+        (
+            "12223334444,CHANGE_MDN,2023-06-10T00:00Z,1,Cingular",
+            "CHANGE_MDN without a valid NEW_MDN",
+        ),
         ("12223334444,DEACTIVATE,2023-06-10T00:00Z", "expected 5 columns"),
     ],
 )

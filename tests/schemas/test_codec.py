@@ -91,7 +91,7 @@ def test_confluent_framed_data_without_a_registry_is_undecodable() -> None:
     ("data", "reason"),
     [
         (b"", "empty"),
-        (b"{\"mdn\": 1}", "not Avro"),
+        (b'{"mdn": 1}', "not Avro"),
         (SINGLE_OBJECT_MARKER + b"\x00" * 8 + b"\x02", "unknown schema fingerprint"),
     ],
 )
