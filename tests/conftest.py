@@ -1,13 +1,32 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from consumer.store import SqlStore, open_store
+from numguard.kafka.clients import base_config
+from numguard.kafka.topics import TopicNames, ensure_topics
 from tests.support.docker import docker_engine_answers
+from tests.support.kafka import kafka_for_tests
 from tests.support.postgres import fresh_postgres_database, local_postgres
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Kafka broker for the whole session (see tests/support/kafka.py)."""
+    with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> TopicNames:
+    """Fresh, created topics for one test, so tests never see each other's events."""
+    names = TopicNames.for_events_topic(f"test-{uuid.uuid4().hex[:12]}")
+    ensure_topics(base_config(kafka_bootstrap), names, partitions=3)
+    return names
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,51 @@
+"""Client configurations, in one place, for every Kafka client numguard makes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+KafkaConfig = dict[str, Any]
+
+# librdkafka's own log lines go through Python logging under this name.
+_RDKAFKA_LOGGER = logging.getLogger("numguard.rdkafka")
+
+
+def base_config(bootstrap_servers: str) -> KafkaConfig:
+    return {"bootstrap.servers": bootstrap_servers, "logger": _RDKAFKA_LOGGER}
+
+
+def transactional_producer_config(bootstrap_servers: str, transactional_id: str) -> KafkaConfig:
+    return {
+        **base_config(bootstrap_servers),
+        "transactional.id": transactional_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        # Same partition for a number as Java clients and Kafka Streams would pick.
+        "partitioner": "murmur2_random",
+        "linger.ms": 20,
+        "compression.type": "zstd",
+    }
+
+
+def idempotent_producer_config(bootstrap_servers: str) -> KafkaConfig:
+    """For dead-letter writes from consumers: durable, no transaction needed."""
+    return {
+        **base_config(bootstrap_servers),
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": "murmur2_random",
+    }
+
+
+def consumer_config(bootstrap_servers: str, group_id: str) -> KafkaConfig:
+    return {
+        **base_config(bootstrap_servers),
+        "group.id": group_id,
+        "isolation.level": "read_committed",
+        "auto.offset.reset": "earliest",
+        # Offsets are committed by the code, only after the work is durable.
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+    }

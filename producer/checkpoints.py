@@ -1,0 +1,87 @@
+"""Report checkpoints on the compacted `<topic>.checkpoints` topic.
+
+A checkpoint says how far a report got: rows published, accepted, rejected, a
+running checksum, the last position, and whether the report is done. It is
+written in the same Kafka transaction as the events it accounts for, so a
+read_committed reader never sees one without the other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from numguard.kafka.clients import KafkaConfig
+
+READ_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    source: str
+    report_id: str
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    checksum: str = ""
+    position: int = 0  # the last row or item position covered
+    done: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.report_id}"
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Checkpoint:
+        return cls(**json.loads(data))
+
+    def advanced(self, *, position: int, accepted: int, rejected: int, checksum: str) -> Checkpoint:
+        return replace(
+            self,
+            rows=self.rows + accepted + rejected,
+            accepted=self.accepted + accepted,
+            rejected=self.rejected + rejected,
+            checksum=checksum,
+            position=position,
+        )
+
+
+def read_checkpoints(config: KafkaConfig, topic: str) -> dict[str, Checkpoint]:
+    """Every report's latest committed checkpoint, read from the start of the topic."""
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": "numguard-checkpoint-reader",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        partitions = (
+            consumer.list_topics(topic, timeout=READ_TIMEOUT_SECONDS).topics[topic].partitions
+        )
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        remaining = set(partitions)
+        found: dict[str, Checkpoint] = {}
+        while remaining:
+            message = consumer.poll(READ_TIMEOUT_SECONDS)
+            if message is None:
+                raise TimeoutError(f"no answer from {topic} within {READ_TIMEOUT_SECONDS} s")
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(message.partition())
+                    continue
+                raise RuntimeError(f"reading {topic}: {error}")
+            if message.value() is not None:
+                checkpoint = Checkpoint.from_json(message.value())
+                found[checkpoint.key] = checkpoint
+        return found
+    finally:
+        consumer.close()

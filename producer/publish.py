@@ -1,0 +1,171 @@
+"""Publish the events of a report in Kafka transactions, with its checkpoint.
+
+Each transaction carries a run of events, the dead-letter records of the rows
+rejected in that run, and the report's checkpoint. Large reports span several
+transactions; the checkpoint's position lets a restart resume where the last
+committed one ended, so no row is published twice and none is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+
+from confluent_kafka import KafkaException, Message, Producer
+
+from numguard.deadletter import DeadLetter
+from numguard.kafka.clients import KafkaConfig
+from numguard.kafka.topics import TopicNames
+from producer.checkpoints import Checkpoint
+from producer.normalize import Rejection
+from schemas.codec import EventCodec
+from schemas.events import StateChange
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_TIMEOUT_SECONDS = 60.0
+DEFAULT_ROWS_PER_TRANSACTION = 50_000
+_QUEUE_FULL_WAIT_SECONDS = 0.5
+
+
+class PublishError(RuntimeError):
+    """A transaction could not be committed; it was aborted, nothing of it is visible."""
+
+
+class ReportPublisher:
+    """One transactional producer; `publish()` one report at a time."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        names: TopicNames,
+        codec: EventCodec,
+        rows_per_transaction: int = DEFAULT_ROWS_PER_TRANSACTION,
+    ) -> None:
+        self._names = names
+        self._codec = codec
+        self._rows_per_transaction = rows_per_transaction
+        self._producer = Producer(config)
+        # Fences any older producer with the same transactional.id and aborts its open transaction.
+        self._producer.init_transactions(TRANSACTION_TIMEOUT_SECONDS)
+        self._delivery_failures = 0
+
+    def publish(self, items: Iterable[StateChange | Rejection], start: Checkpoint) -> Checkpoint:
+        """Publish every item after `start.position`; return the final, done checkpoint."""
+        checkpoint = start
+        run = _Run(checkpoint.checksum)
+        self._producer.begin_transaction()
+        try:
+            for item in items:
+                position = (
+                    item.report_position if isinstance(item, StateChange) else item.row.position
+                )
+                if position <= start.position:
+                    continue  # committed by an earlier run of this report
+                self._produce_item(item, run)
+                run.position = position
+                if run.count >= self._rows_per_transaction:
+                    checkpoint = self._commit(run.close(checkpoint, done=False))
+                    run = _Run(checkpoint.checksum)
+                    self._producer.begin_transaction()
+            return self._commit(run.close(checkpoint, done=True))
+        except BaseException:
+            self._abort()
+            raise
+
+    def close(self) -> None:
+        self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)
+
+    def _produce_item(self, item: StateChange | Rejection, run: _Run) -> None:
+        if isinstance(item, StateChange):
+            self._produce(self._names.events, item.mdn.encode(), self._codec.encode(item))
+            run.accept(item.event_id)
+        else:
+            letter = DeadLetter(
+                reason=item.reason,
+                stage="ingest",
+                source=item.row.source,
+                report_id=item.row.report_id,
+                position=item.row.position,
+                raw=item.row.fields,
+            )
+            self._produce(self._names.dead_letter, None, letter.to_json(), letter.headers())
+            run.reject(item.row.position)
+
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, key, headers=headers, on_delivery=self._on_delivery
+                )
+                break
+            except BufferError:
+                # The local queue is full: let librdkafka send and serve callbacks, then retry.
+                self._producer.poll(_QUEUE_FULL_WAIT_SECONDS)
+        self._producer.poll(0)
+
+    def _on_delivery(self, error: object, message: Message) -> None:
+        if error is not None:
+            self._delivery_failures += 1
+            log.error("delivery to %s failed: %s", message.topic(), error)
+
+    def _commit(self, checkpoint: Checkpoint) -> Checkpoint:
+        self._produce(self._names.checkpoints, checkpoint.key.encode(), checkpoint.to_json())
+        try:
+            self._producer.commit_transaction(TRANSACTION_TIMEOUT_SECONDS)
+        except KafkaException as error:
+            raise PublishError(f"committing {checkpoint.key} failed: {error}") from error
+        log.info(
+            "committed %s up to position %d (%d accepted, %d rejected so far%s)",
+            checkpoint.key,
+            checkpoint.position,
+            checkpoint.accepted,
+            checkpoint.rejected,
+            ", done" if checkpoint.done else "",
+        )
+        return checkpoint
+
+    def _abort(self) -> None:
+        try:
+            self._producer.abort_transaction(TRANSACTION_TIMEOUT_SECONDS)
+        except KafkaException as error:
+            log.warning("aborting the transaction failed: %s", error)
+
+
+class _Run:
+    """What one transaction has produced so far."""
+
+    def __init__(self, checksum: str) -> None:
+        self._digest = hashlib.sha256(checksum.encode())
+        self.count = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.position = 0
+
+    def accept(self, event_id: str) -> None:
+        self._digest.update(event_id.encode())
+        self.accepted += 1
+        self.count += 1
+
+    def reject(self, position: int) -> None:
+        self._digest.update(f"rejected:{position}".encode())
+        self.rejected += 1
+        self.count += 1
+
+    def close(self, checkpoint: Checkpoint, *, done: bool) -> Checkpoint:
+        position = max(self.position, checkpoint.position)
+        advanced = checkpoint.advanced(
+            position=position,
+            accepted=self.accepted,
+            rejected=self.rejected,
+            checksum=self._digest.hexdigest() if self.count else checkpoint.checksum,
+        )
+        return replace(advanced, done=done)

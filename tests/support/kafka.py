@@ -1,0 +1,28 @@
+"""A real Kafka broker for tests, in order of preference:
+KAFKA_BOOTSTRAP_SERVERS -> testcontainers (if a Docker engine answers) -> local jars."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from numguard.localkafka.broker import LocalKafka
+from tests.support.docker import docker_engine_answers
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+
+
+@contextmanager
+def kafka_for_tests(workdir: Path) -> Iterator[str]:
+    if existing := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield existing
+    elif docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
+            yield container.get_bootstrap_server()
+    else:
+        with LocalKafka(workdir) as broker:
+            yield broker.bootstrap_servers
