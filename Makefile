@@ -1,0 +1,36 @@
+# The two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint install install-test kafka-jars clean
+
+demo: install  ## run the whole flow on a local Kafka with sample data
+	$(BIN)/numguard demo
+
+test: install-test kafka-jars lint  ## install everything the tests need, then run them
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml
+	./scripts/install-system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+kafka-jars: install  ## fetch the pinned Apache Kafka jars (cached after the first run)
+	$(BIN)/python -m numguard.localkafka.jars
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,196 @@
+"""`numguard consume store`: consume -> decode -> apply -> commit.
+
+The offsets live in the store, written in the same database transaction as the
+state they produced; on assignment the consumer seeks to them. Kafka's own
+committed offsets are written afterwards for lag monitoring only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+)
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from consumer.store import Consumed, SqlStore
+from numguard.deadletter import DeadLetter
+from numguard.kafka.clients import KafkaConfig
+from numguard.kafka.topics import TopicNames
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.events import EventType
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "numguard-store"
+DEFAULT_BATCH_SIZE = 2000
+BATCH_WAIT_SECONDS = 0.5
+DLQ_FLUSH_TIMEOUT_SECONDS = 30.0
+
+Partition = tuple[str, int]
+
+
+@dataclass
+class ConsumeSummary:
+    consumed: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class StoreConsumer:
+    def __init__(
+        self,
+        consumer_config: KafkaConfig,
+        dlq_producer_config: KafkaConfig,
+        names: TopicNames,
+        store: SqlStore,
+        codec: EventCodec,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_batch: Callable[[ConsumeSummary], None] | None = None,
+    ) -> None:
+        self._group = str(consumer_config["group.id"])
+        self._consumer = Consumer(consumer_config)
+        self._dlq_config = dlq_producer_config
+        self._dlq: Producer | None = None
+        self._names = names
+        self._store = store
+        self._codec = codec
+        self._batch_size = batch_size
+        self._on_batch = on_batch
+        self._assigned: set[Partition] = set()
+        self._at_end: set[Partition] = set()
+        self.summary = ConsumeSummary()
+
+    def run(
+        self, *, until_idle: bool = False, stop: threading.Event | None = None
+    ) -> ConsumeSummary:
+        """Consume until `stop` is set (with until_idle: until caught up), then leave cleanly."""
+        stop = stop or threading.Event()
+        self._consumer.subscribe(
+            [self._names.events], on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        try:
+            while not stop.is_set():
+                messages = self._consumer.consume(self._batch_size, BATCH_WAIT_SECONDS)
+                self._process(messages)
+                if until_idle and self._assigned and self._assigned <= self._at_end:
+                    log.info("caught up with the end of every assigned partition")
+                    break
+        finally:
+            self._consumer.close()  # leaves the group so its partitions move on at once
+            if self._dlq is not None:
+                self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)
+        return self.summary
+
+    def _process(self, messages: list[Message]) -> None:
+        batch: list[Consumed] = []
+        letters: list[tuple[DeadLetter, Message]] = []
+        offsets: dict[Partition, int] = {}
+        for message in messages:
+            partition = (message.topic(), message.partition())
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self._at_end.add(partition)
+                elif error.fatal():
+                    raise KafkaException(error)
+                else:
+                    log.warning("consumer: %s", error)
+                continue
+            self._at_end.discard(partition)
+            offsets[partition] = message.offset() + 1
+            try:
+                change = self._codec.decode(message.value())
+                if change.event_type is EventType.UNKNOWN:
+                    raise UndecodableEvent("event type unknown to this version of numguard")
+                if message.key() != change.mdn.encode():
+                    raise UndecodableEvent("message key is not the event's number")
+            except UndecodableEvent as poison:
+                letters.append((self._poison_letter(message, str(poison)), message))
+                continue
+            batch.append(Consumed(change, message.topic(), message.partition(), message.offset()))
+        if not offsets:
+            return
+        if letters:
+            self._dead_letter(letters)
+        self._store.apply_batch(batch, offsets, self._group)
+        # The store is the source of truth; this commit only feeds lag monitoring.
+        self._consumer.commit(
+            offsets=[KafkaPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=True
+        )
+        self.summary.consumed += len(batch) + len(letters)
+        self.summary.applied += len(batch)
+        self.summary.dead_lettered += len(letters)
+        self.summary.batches += 1
+        if self._on_batch is not None:
+            self._on_batch(self.summary)
+
+    def _poison_letter(self, message: Message, reason: str) -> DeadLetter:
+        log.error(
+            "dead-lettering %s[%d]@%d: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            reason,
+        )
+        return DeadLetter(
+            reason=reason,
+            stage="consume store",
+            raw=(message.value() or b"").hex(),
+            original_topic=message.topic(),
+            original_partition=message.partition(),
+            original_offset=message.offset(),
+        )
+
+    def _dead_letter(self, letters: list[tuple[DeadLetter, Message]]) -> None:
+        """Write and flush dead letters before the offsets that skip them are stored."""
+        if self._dlq is None:
+            self._dlq = Producer(self._dlq_config)
+        failures: list[str] = []
+
+        def on_delivery(error: KafkaError | None, _: Message) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for letter, message in letters:
+            self._dlq.produce(
+                self._names.dead_letter,
+                letter.to_json(),
+                message.key(),
+                headers=letter.headers(),
+                on_delivery=on_delivery,
+            )
+        remaining = self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)
+        if failures or remaining:
+            raise RuntimeError(
+                f"could not write to {self._names.dead_letter} ({failures or 'timed out'}); "
+                "not committing past the poison messages"
+            )
+
+    def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        stored = self._store.offsets(self._group, self._names.events)
+        for partition in partitions:
+            # No offset in the store means nothing of this partition is applied yet.
+            partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)
+        consumer.assign(partitions)
+        self._assigned |= {(p.topic, p.partition) for p in partitions}
+        log.info("assigned partitions %s", sorted(p.partition for p in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self._assigned -= gone
+        self._at_end -= gone
+        consumer.unassign()

@@ -1,0 +1,79 @@
+"""The `numguard` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from confluent_kafka import KafkaException
+
+from consumer.store import StoreMissing, StoreUrlError
+from numguard import logs
+from numguard.commands import check, consume, demo, ingest
+from numguard.options import UsageError
+
+log = logging.getLogger("numguard")
+
+DESCRIPTION = """\
+numguard keeps SMS senders away from deactivated and reassigned phone numbers.
+
+Carriers publish which numbers were deactivated, suspended, reactivated or
+changed. numguard publishes each change as an Avro event on a Kafka topic
+(key: the number), keeps a suppression store up to date from that topic, and
+answers "may I text this number?" for a consent date."""
+
+EPILOG = """\
+data flow:
+  ingest (carrier files) -> Kafka topic -> consume store -> check
+
+Run `numguard COMMAND --help` for a command's options, environment and examples.
+Start with `numguard demo`: it runs the whole flow on a local Kafka broker."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numguard",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log on stderr (default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="text for a terminal, json for one object a line (default text)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (ingest, consume, check, demo):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure(args.log_level, args.log_format)
+    try:
+        return int(args.handler(args))
+    except UsageError as error:
+        parser.exit(2, f"numguard: error: {error}\n")
+    except (StoreMissing, StoreUrlError) as error:
+        parser.exit(2, f"numguard: error: {error}\n")
+    except KafkaException as error:
+        log.debug("Kafka error", exc_info=True)
+        parser.exit(1, f"numguard: Kafka error: {error.args[0]}\n")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per subcommand: `register()` adds its parser, its handler runs it."""

@@ -1,0 +1,119 @@
+"""The store consumer against a real broker and both store backends."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+
+from consumer.store import SqlStore, open_store
+from consumer.store.rules import decide
+from consumer.store_consumer import ConsumeSummary, StoreConsumer
+from numguard.kafka.clients import consumer_config, idempotent_producer_config
+from numguard.kafka.topics import TopicNames
+from schemas.codec import EventCodec
+from schemas.events import EventType, StateChange
+from tests.builders import at, change
+from tests.support.topic_reader import read_committed
+
+pytestmark = pytest.mark.kafka
+
+
+def publish(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = Producer(idempotent_producer_config(bootstrap))
+    for key, value in messages:
+        producer.produce(topic, value, key)
+    assert producer.flush(30) == 0
+
+
+def events(bootstrap: str, names: TopicNames, changes: list[StateChange]) -> None:
+    codec = EventCodec()
+    publish(bootstrap, names.events, [(c.mdn.encode(), codec.encode(c)) for c in changes])
+
+
+def consume(bootstrap: str, names: TopicNames, store: SqlStore, group: str) -> ConsumeSummary:
+    consumer = StoreConsumer(
+        consumer_config(bootstrap, group), idempotent_producer_config(bootstrap), names, store,
+        EventCodec(), batch_size=4,
+    )  # fmt: skip
+    return consumer.run(until_idle=True)
+
+
+SAMPLE = [
+    change(EventType.SUSPENDED, "2024-03-04", mdn="+12025550101"),
+    change(EventType.DEACTIVATED, "2024-03-05", mdn="+12025550101", position=2),
+    change(EventType.SUSPENDED, "2024-03-05", mdn="+12025550102", position=3),
+    change(EventType.NUMBER_CHANGED, "2024-03-05", mdn="+12025550103", new_mdn="+12025550199",
+           position=4),
+]  # fmt: skip
+
+
+def test_consumes_until_idle_and_the_store_answers(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    events(kafka_bootstrap, topics, SAMPLE)
+    summary = consume(kafka_bootstrap, topics, store, f"g-{uuid.uuid4().hex[:6]}")
+    assert (summary.consumed, summary.applied, summary.dead_lettered) == (4, 4, 0)
+    consent = at("2024-01-01")
+    assert decide("+12025550101", store.state("+12025550101"), consent).verdict == "block"
+    assert decide("+12025550102", store.state("+12025550102"), consent).verdict == "hold"
+    changed = decide("+12025550103", store.state("+12025550103"), consent)
+    assert (changed.verdict, changed.new_mdn) == ("block", "+12025550199")
+    assert [row["event_type"] for row in store.history("+12025550101")] == [
+        "SUSPENDED", "DEACTIVATED"
+    ]  # fmt: skip
+
+
+def test_a_restart_resumes_from_the_offsets_in_the_store(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    events(kafka_bootstrap, topics, SAMPLE[:2])
+    assert consume(kafka_bootstrap, topics, store, group).consumed == 2
+    events(kafka_bootstrap, topics, SAMPLE[2:])
+    assert consume(kafka_bootstrap, topics, store, group).consumed == 2
+    assert consume(kafka_bootstrap, topics, store, group).consumed == 0
+    assert sum(store.offsets(group, topics.events).values()) == 4
+
+
+def test_a_fresh_store_in_the_same_group_rebuilds_from_the_beginning(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore, tmp_path
+) -> None:
+    """The store's offsets are the truth, not the group's offsets in Kafka."""
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    events(kafka_bootstrap, topics, SAMPLE)
+    consume(kafka_bootstrap, topics, store, group)
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    try:
+        assert consume(kafka_bootstrap, topics, fresh, group).applied == 4
+        assert fresh.digest() == store.digest()
+    finally:
+        fresh.close()
+
+
+def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    codec = EventCodec()
+    good = SAMPLE[1]
+    mismatched = SAMPLE[2]
+    publish(kafka_bootstrap, topics.events, [
+        (good.mdn.encode(), b"\x00\x00\x00\x00\x07not avro"),
+        (good.mdn.encode(), codec.encode(good)),
+        (b"+19999999999", codec.encode(mismatched)),
+    ])  # fmt: skip
+    summary = consume(kafka_bootstrap, topics, store, f"g-{uuid.uuid4().hex[:6]}")
+    assert (summary.applied, summary.dead_lettered) == (1, 2)
+    assert store.state(good.mdn) is not None
+    assert store.state(mismatched.mdn) is None
+
+    letters = [json.loads(m.value()) for m in read_committed(kafka_bootstrap, topics.dead_letter)]
+    reasons = sorted(letter["reason"] for letter in letters)
+    assert "message key is not the event's number" in reasons
+    assert any("no schema registry" in reason for reason in reasons)
+    for letter in letters:
+        assert letter["original_topic"] == topics.events
+        assert {"original_partition", "original_offset", "raw"} <= set(letter)
+        assert letter["stage"] == "consume store"
