@@ -8,6 +8,7 @@ erase an earlier deactivation.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 6
 ADMIN_TIMEOUT_SECONDS = 30.0
+_METADATA_RETRY_SECONDS = 0.2
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
@@ -63,13 +65,29 @@ def ensure_topics(
             except KafkaException as error:
                 if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise TopicSetupError(f"could not create topic {name}: {error}") from error
-    _refuse_compacted_events_topic(admin, names.events)
+    if names.events in existing:
+        # Created elsewhere, perhaps by hand: make sure it is safe to replay.
+        _refuse_compacted_events_topic(admin, names.events)
+
+
+def topic_config(admin: AdminClient, topic: str) -> dict[str, str]:
+    """The topic's effective configuration, by name."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    deadline = time.monotonic() + ADMIN_TIMEOUT_SECONDS
+    while True:
+        try:
+            found = admin.describe_configs([resource])[resource].result(ADMIN_TIMEOUT_SECONDS)
+            return {name: entry.value for name, entry in found.items()}
+        except KafkaException as error:
+            # A topic created a moment ago may not be known to every broker yet.
+            unknown = error.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            if not unknown or time.monotonic() > deadline:
+                raise
+            time.sleep(_METADATA_RETRY_SECONDS)
 
 
 def _refuse_compacted_events_topic(admin: AdminClient, topic: str) -> None:
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    config = admin.describe_configs([resource])[resource].result(ADMIN_TIMEOUT_SECONDS)
-    policy = config["cleanup.policy"].value or ""
+    policy = topic_config(admin, topic)["cleanup.policy"] or ""
     if "compact" in policy:
         raise TopicSetupError(
             f"topic {topic} has cleanup.policy={policy}: compaction would erase earlier "
