@@ -14,6 +14,9 @@ test: install-test kafka-jars lint  ## install everything the tests need, then r
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if docker compose version >/dev/null 2>&1; then \
+		POSTGRES_PASSWORD=unused docker compose config --quiet && echo "docker-compose.yml: valid"; \
+	else echo "docker-compose.yml: no compose plugin here; checked by tests/test_compose.py only"; fi
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -35,7 +35,7 @@ def postgres_url() -> Iterator[str]:
     if existing := os.environ.get("NUMGUARD_TEST_POSTGRES_URL"):
         yield existing
     elif docker_engine_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16", driver=None) as container:
             yield container.get_connection_url()

@@ -11,7 +11,8 @@ from pathlib import Path
 from numguard.localkafka.broker import LocalKafka
 from tests.support.docker import docker_engine_answers
 
-KAFKA_IMAGE = "apache/kafka:4.1.1"
+# testcontainers' own default image, the one its readiness check is written for.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
 
 
 @contextmanager
@@ -19,7 +20,7 @@ def kafka_for_tests(workdir: Path) -> Iterator[str]:
     if existing := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield existing
     elif docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
 
         with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield container.get_bootstrap_server()

@@ -1,0 +1,47 @@
+"""docker-compose.yml stays true to the code (no Docker engine here to run it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from numguard.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SOURCE = "\n".join(
+    path.read_text() for folder in ("numguard", "producer", "consumer", "schemas")
+    for path in (ROOT / folder).rglob("*.py")
+)  # fmt: skip
+# Variables read by libraries numguard uses rather than by its own code.
+LIBRARY_VARIABLES = {"PGPASSWORD"}
+NUMGUARD_SERVICES = [
+    name for name, service in COMPOSE["services"].items()
+    if service.get("command", [None])[0] == "numguard"
+]  # fmt: skip
+
+
+def test_there_is_a_numguard_service() -> None:
+    assert "store-consumer" in NUMGUARD_SERVICES
+
+
+@pytest.mark.parametrize("service", NUMGUARD_SERVICES)
+def test_each_service_command_is_a_real_numguard_subcommand(service: str) -> None:
+    command = COMPOSE["services"][service]["command"]
+    args = build_parser().parse_args(command[1:])
+    assert callable(args.handler)
+
+
+@pytest.mark.parametrize("service", NUMGUARD_SERVICES)
+def test_each_variable_a_service_sets_is_read_by_the_code(service: str) -> None:
+    for name in COMPOSE["services"][service].get("environment", {}):
+        assert name in LIBRARY_VARIABLES or re.search(rf"[\"']{name}[\"']", SOURCE), name
+
+
+def test_no_secret_is_written_into_the_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert re.search(r"PASSWORD:\s*\$\{POSTGRES_PASSWORD:\?", text)
+    assert not re.search(r"postgresql://[^@\s]*:[^@\s]*@", text), "a password inside a URL"
