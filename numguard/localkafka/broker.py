@@ -29,6 +29,7 @@ START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
 FORMAT_TIMEOUT_SECONDS = 60.0
 HEAP = "-Xmx768m"
+BIND_ATTEMPTS = 3
 
 # One node plays broker and controller. Internal topics must fit a single node
 # (replication factor 1, min ISR 1) or transactions and groups hang.
@@ -76,6 +77,10 @@ class BrokerStartError(RuntimeError):
     """The local broker did not come up."""
 
 
+class PortTaken(BrokerStartError):
+    """The broker exited because its port was taken."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -114,6 +119,7 @@ class LocalKafka:
         self, workdir: Path, port: int | None = None, *, tie_to_parent: bool = True
     ) -> None:
         self.workdir = Path(workdir)
+        self._port_chosen_here = port is None
         self.port = port or free_port()
         self.controller_port = free_port()
         self.tie_to_parent = tie_to_parent
@@ -128,6 +134,18 @@ class LocalKafka:
         return self.workdir / "broker.log"
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> LocalKafka:
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if not self._port_chosen_here:
+                    raise PortTaken(f"port {self.port} is in use; choose another") from None
+                # Another process took a port between free_port() and the broker's bind.
+                log.warning("port taken before the broker bound it (attempt %d)", attempt)
+                self.port, self.controller_port = free_port(), free_port()
+        raise BrokerStartError(f"no free ports after {BIND_ATTEMPTS} attempts")
+
+    def _start_once(self, timeout: float) -> LocalKafka:
         java = shutil.which("java")
         if java is None:
             raise BrokerStartError("Java is not installed; the local Kafka broker needs Java 17+")
@@ -212,6 +230,8 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "Address already in use" in self._log_tail(200):
+                    raise PortTaken()
                 raise BrokerStartError(
                     f"the local Kafka broker exited with code {self.process.returncode}; "
                     f"last lines of {self.log_file}:\n{self._log_tail()}"
