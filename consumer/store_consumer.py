@@ -35,6 +35,7 @@ DEFAULT_GROUP = "numguard-store"
 DEFAULT_BATCH_SIZE = 2000
 BATCH_WAIT_SECONDS = 0.5
 DLQ_FLUSH_TIMEOUT_SECONDS = 30.0
+METADATA_TIMEOUT_SECONDS = 30.0
 
 Partition = tuple[str, int]
 
@@ -60,8 +61,13 @@ class StoreConsumer:
         codec: EventCodec,
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_batch: Callable[[ConsumeSummary], None] | None = None,
+        *,
+        join_group: bool = True,
     ) -> None:
+        """With join_group=False (replays) the consumer assigns itself every partition
+        and commits nothing to Kafka: no consumer group is joined or disturbed."""
         self._group = str(consumer_config["group.id"])
+        self._join_group = join_group
         self._consumer = Consumer(consumer_config)
         self._dlq_config = dlq_producer_config
         self._dlq: Producer | None = None
@@ -79,9 +85,13 @@ class StoreConsumer:
     ) -> ConsumeSummary:
         """Consume until `stop` is set (with until_idle: until caught up), then leave cleanly."""
         stop = stop or threading.Event()
-        self._consumer.subscribe(
-            [self._names.events], on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
+        topic = self._names.events
+        if self._join_group:
+            self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        else:
+            metadata = self._consumer.list_topics(topic, timeout=METADATA_TIMEOUT_SECONDS)
+            partitions = [KafkaPartition(topic, p) for p in metadata.topics[topic].partitions]
+            self._on_assign(self._consumer, partitions)
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(self._batch_size, BATCH_WAIT_SECONDS)
@@ -127,10 +137,10 @@ class StoreConsumer:
         if letters:
             self._dead_letter(letters)
         self._store.apply_batch(batch, offsets, self._group)
-        # The store is the source of truth; this commit only feeds lag monitoring.
-        self._consumer.commit(
-            offsets=[KafkaPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=True
-        )
+        if self._join_group:
+            # The store is the source of truth; this commit only feeds lag monitoring.
+            committed = [KafkaPartition(t, p, o) for (t, p), o in offsets.items()]
+            self._consumer.commit(offsets=committed, asynchronous=True)
         self.summary.consumed += len(batch) + len(letters)
         self.summary.applied += len(batch)
         self.summary.dead_lettered += len(letters)

@@ -17,7 +17,7 @@ class PostgresDialect:
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
 
-    def transaction(self) -> AbstractContextManager[Any]:
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Any]:
         return self._connection.transaction()
 
     def cursor(self) -> psycopg.Cursor[Any]:

@@ -68,8 +68,9 @@ class Dialect(Protocol):
     def sql(self, statement: str) -> str:
         """`statement` with `?` parameters rewritten for this driver."""
 
-    def transaction(self) -> AbstractContextManager[Any]:
-        """A context in which every statement commits together, or none does."""
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Any]:
+        """A context in which every statement commits together, or none does.
+        write=False: a read-only snapshot."""
 
     def cursor(self) -> Any: ...
 
@@ -202,8 +203,24 @@ class SqlStore:
         return {int(partition): int(offset) for partition, offset in cursor.fetchall()}
 
     def state(self, mdn: str) -> NumberState | None:
-        with self._db.transaction():
-            return self._load_states(self._db.cursor(), [mdn]).get(mdn)
+        return self.states([mdn]).get(mdn)
+
+    def states(self, mdns: list[str]) -> dict[str, NumberState]:
+        """The state of each number that has one, read in one snapshot."""
+        with self._db.transaction(write=False):
+            return self._load_states(self._db.cursor(), mdns)
+
+    def consumer_groups(self) -> list[str]:
+        """The consumer groups whose offsets this store holds."""
+        return [group for (group,) in self._rows(
+            "SELECT DISTINCT consumer_group FROM consumer_offsets ORDER BY consumer_group"
+        )]  # fmt: skip
+
+    def counts(self) -> dict[str, int]:
+        """Numbers with a state and events in the audit history."""
+        (numbers,) = next(self._rows("SELECT COUNT(*) FROM number_state"))
+        (events,) = next(self._rows("SELECT COUNT(*) FROM event_history"))
+        return {"numbers": int(numbers), "events": int(events)}
 
     def history(self, mdn: str) -> list[dict[str, Any]]:
         """Every applied event for `mdn`, oldest first: why a number is blocked."""
@@ -217,7 +234,11 @@ class SqlStore:
             (mdn,),
         )
         names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        events = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for event in events:
+            moment = _moment(event.pop("effective_at_ms"))
+            event["effective_at"] = moment.isoformat().replace("+00:00", "Z") if moment else None
+        return events
 
     def digest(self) -> str:
         """A stable hash of every number's decision-relevant state and of the audit trail."""

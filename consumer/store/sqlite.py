@@ -25,8 +25,10 @@ class SqliteDialect:
         return statement
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self._connection.execute("BEGIN IMMEDIATE")
+    def transaction(self, *, write: bool = True) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so a writer never fails half-way
+        # on a busy database; readers take no lock and read one snapshot.
+        self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
         try:
             yield
         except BaseException:

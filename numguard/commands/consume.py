@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import threading
 
@@ -65,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--group", default=DEFAULT_GROUP, help=f"consumer group (default {DEFAULT_GROUP})"
     )
     store.add_argument(
+        "--instance-id",
+        metavar="ID",
+        default=os.environ.get("NUMGUARD_INSTANCE_ID"),
+        help="static group membership: a stable name per replica (e.g. the pod name), so a "
+        "restarted consumer resumes at once without a rebalance (env NUMGUARD_INSTANCE_ID)",
+    )
+    store.add_argument(
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH_SIZE,
@@ -96,7 +104,7 @@ def run_store(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     try:
         consumer = StoreConsumer(
-            consumer_config(bootstrap, args.group),
+            consumer_config(bootstrap, args.group, args.instance_id),
             idempotent_producer_config(bootstrap),
             names,
             store,

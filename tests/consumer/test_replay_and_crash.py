@@ -1,0 +1,151 @@
+"""Replay rebuilds the live store exactly; kill -9 mid-batch loses and doubles nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from consumer.store import open_store
+from numguard.kafka.clients import idempotent_producer_config
+from numguard.kafka.topics import TopicNames
+from schemas.codec import EventCodec
+from schemas.events import EventType, StateChange
+from tests.builders import change
+
+pytestmark = pytest.mark.kafka
+
+TYPES = [t for t in EventType if t is not EventType.UNKNOWN]
+WAIT_SECONDS = 120
+
+
+def random_changes(count: int, seed: int) -> list[StateChange]:
+    generator = random.Random(seed)
+    changes = []
+    for position in range(count):
+        event_type = generator.choice(TYPES)
+        changes.append(change(
+            event_type, f"2024-{generator.randint(1, 12):02d}-{generator.randint(1, 28):02d}",
+            mdn=f"+1202555{generator.randint(0, count // 4):04d}",
+            new_mdn="+12025559999" if event_type is EventType.NUMBER_CHANGED else None,
+            report_id=f"mcdn_deact_2024{generator.randint(1, 12):02d}01.csv", position=position,
+        ))  # fmt: skip
+    return changes
+
+
+def publish(bootstrap: str, topic: str, changes: list[StateChange]) -> None:
+    codec = EventCodec()
+    producer = Producer(idempotent_producer_config(bootstrap))
+    for item in changes:
+        producer.produce(topic, codec.encode(item), item.mdn.encode())
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def numguard_env(bootstrap: str, names: TopicNames) -> dict[str, str]:
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "NUMGUARD_TOPIC": names.events}
+
+
+def numguard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "numguard", *args], env=env, capture_output=True, text=True,
+        timeout=WAIT_SECONDS, check=False,
+    )  # fmt: skip
+
+
+def digest(url: str) -> str:
+    store = open_store(url, create=False)
+    try:
+        return store.digest()
+    finally:
+        store.close()
+
+
+def test_replay_digest_equals_the_live_digest_with_events_out_of_order_and_duplicated(
+    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
+) -> None:
+    changes = random_changes(400, seed=11)
+    shuffled = changes + random.Random(3).sample(changes, 100)
+    random.Random(5).shuffle(shuffled)
+    publish(kafka_bootstrap, topics.events, shuffled)
+    env = numguard_env(kafka_bootstrap, topics)
+
+    live = numguard(env, "consume", "store", "--until-idle", "--store", store_url)
+    assert live.returncode == 0, live.stderr
+
+    rebuilt_url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    replayed = numguard(env, "replay", "--store", rebuilt_url, "--batch-size", "37")
+    assert replayed.returncode == 0, replayed.stderr
+    summary = json.loads(replayed.stdout)
+    assert summary["consumed"] == 500
+    assert summary["events"] == len({c.event_id for c in changes})
+    assert summary["digest"] == digest(store_url) == digest(rebuilt_url)
+
+    printed = numguard(env, "store", "digest", "--store", store_url)
+    assert printed.stdout.strip() == summary["digest"]
+
+
+def test_replay_refuses_a_live_store(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    env = numguard_env(kafka_bootstrap, topics)
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    publish(kafka_bootstrap, topics.events, random_changes(5, seed=1))
+    assert numguard(env, "consume", "store", "--until-idle", "--store", url).returncode == 0
+    refused = numguard(env, "replay", "--store", url)
+    assert refused.returncode == 2
+    assert "live store" in refused.stderr
+
+
+def applied_so_far(url: str, group: str, topic: str) -> int:
+    try:
+        store = open_store(url, create=False)
+    except LookupError:
+        return 0
+    try:
+        return sum(store.offsets(group, topic).values())
+    except Exception:
+        return 0  # tables not created yet
+    finally:
+        store.close()
+
+
+def test_kill_9_mid_batch_then_restart_gives_the_digest_of_an_uninterrupted_run(
+    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
+) -> None:
+    total = 6000
+    publish(kafka_bootstrap, topics.events, random_changes(total, seed=29))
+    env = numguard_env(kafka_bootstrap, topics)
+    group = "crash-test"
+    for kill_after in (800, 2500, 4200):
+        consumer = subprocess.Popen(
+            [sys.executable, "-m", "numguard", "--log-level", "warning", "consume", "store",
+             "--group", group, "--instance-id", "crash-test-1", "--batch-size", "25",
+             "--store", store_url],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + WAIT_SECONDS
+        while applied_so_far(store_url, group, topics.events) < kill_after:
+            assert time.monotonic() < deadline, "the consumer made no progress"
+            assert consumer.poll() is None, "the consumer exited on its own"
+            time.sleep(0.02)
+        consumer.send_signal(signal.SIGKILL)
+        consumer.wait()
+        assert applied_so_far(store_url, group, topics.events) < total
+
+    finished = numguard(env, "consume", "store", "--until-idle", "--group", group,
+                        "--instance-id", "crash-test-1", "--store", store_url)  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    assert applied_so_far(store_url, group, topics.events) == total
+
+    uninterrupted = f"sqlite:///{tmp_path / 'uninterrupted.sqlite3'}"
+    assert numguard(env, "replay", "--store", uninterrupted).returncode == 0
+    assert digest(store_url) == digest(uninterrupted)
