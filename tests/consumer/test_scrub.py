@@ -1,0 +1,95 @@
+"""numguard scrub: a CRM export back with a decision per row, on both backends."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from consumer.store import Consumed, SqlStore
+from schemas.events import EventType
+from tests.builders import change
+
+
+def scrub(store_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "numguard", "scrub", *args, "--store", store_url],
+        capture_output=True, text=True, timeout=120, check=False, env=os.environ,
+    )  # fmt: skip
+
+
+def seed(store: SqlStore) -> None:
+    events = [
+        change(EventType.DEACTIVATED, "2024-03-05T10:00", mdn="+12025550101"),
+        change(EventType.SUSPENDED, "2024-03-05", mdn="+12025550102", position=2),
+        change(EventType.NUMBER_CHANGED, "2024-03-05", mdn="+12025550103",
+               new_mdn="+12025550199", position=3),
+    ]  # fmt: skip
+    store.apply_batch([Consumed(e, "t", 0, i) for i, e in enumerate(events)], {}, "g")
+
+
+def test_every_row_comes_back_with_its_decision_and_the_summary_adds_up(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    seed(store)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "\ufeffname,phone,opted_in\n"  # a BOM, as spreadsheet exports have
+        "Ann,(202) 555-0101,2024-01-01T00:00:00Z\n"
+        "Bob,2025550101,2024-03-05T23:00:00Z\n"
+        "Cy,+1 202 555 0101,2024-03-06\n"
+        "Di,202-555-0102,2024-01-01\n"
+        "Ed,12025550103,\n"
+        "Fay,555,2024-01-01\n"
+        "Gil,2025550104,last tuesday\n"
+    )
+    out = tmp_path / "scrubbed.csv"
+    result = scrub(store_url, str(contacts), "--number-column", "phone",
+                   "--consent-column", "opted_in", "-o", str(out), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open()))
+    got = [(r["name"], r["numguard_decision"], r["numguard_reason"]) for r in rows]
+    assert got == [
+        ("Ann", "block", "deactivated"),
+        ("Bob", "block", "deactivated"),  # same UTC day as the deactivation
+        ("Cy", "allow", "active"),  # opted in after the deactivation date
+        ("Di", "hold", "suspended"),
+        ("Ed", "block", "deactivated"),
+        ("Fay", "invalid", "unparseable_number"),
+        ("Gil", "allow", "no_record"),
+    ]
+    assert rows[4]["numguard_new_mdn"] == "+12025550199"
+    assert rows[0]["opted_in"] == "2024-01-01T00:00:00Z"  # the input columns are kept
+    assert json.loads(result.stdout) == {
+        "rows": 7, "allow": 2, "hold": 1, "block": 3, "unparseable_numbers": 1,
+        "unparseable_consent_dates": 1,
+    }  # fmt: skip
+
+
+def test_rows_stream_to_stdout_in_chunks_without_a_consent_column(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    seed(store)
+    contacts = tmp_path / "big.csv"
+    with contacts.open("w") as stream:
+        stream.write("phone\n")
+        for n in range(5000):  # more than one lookup chunk
+            stream.write(f"202555{n % 200:04d}\n")
+    result = scrub(store_url, str(contacts), "--number-column", "phone")
+    assert result.returncode == 0, result.stderr
+    decisions = [row["numguard_decision"] for row in csv.DictReader(result.stdout.splitlines())]
+    assert len(decisions) == 5000
+    assert decisions.count("block") == 2 * 25  # +1202555010{1,3}: 25 times each
+    assert decisions.count("hold") == 25
+    assert "rows: 5000" in result.stderr
+
+
+def test_a_missing_column_is_a_clear_error(store: SqlStore, store_url: str, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("name,mobile\nAnn,2025550101\n")
+    result = scrub(store_url, str(contacts), "--number-column", "phone")
+    assert result.returncode == 2
+    assert "no column 'phone' in the input; its columns are: name, mobile" in result.stderr
