@@ -16,7 +16,11 @@ class SqliteDialect:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode; transactions are opened explicitly below.
-        self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        self._connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+            # The API server hands a connection to one thread at a time, from a pool.
+            check_same_thread=False,
+        )  # fmt: skip
         self._connection.execute("PRAGMA journal_mode=WAL")
         # A committed batch must survive a power cut before its offsets count as consumed.
         self._connection.execute("PRAGMA synchronous=FULL")

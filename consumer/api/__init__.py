@@ -1,0 +1,1 @@
+"""`numguard serve`: the store's answers over HTTP."""
