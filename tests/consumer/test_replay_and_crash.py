@@ -149,3 +149,25 @@ def test_kill_9_mid_batch_then_restart_gives_the_digest_of_an_uninterrupted_run(
     uninterrupted = f"sqlite:///{tmp_path / 'uninterrupted.sqlite3'}"
     assert numguard(env, "replay", "--store", uninterrupted).returncode == 0
     assert digest(store_url) == digest(uninterrupted)
+
+
+def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    publish(kafka_bootstrap, topics.events, random_changes(300, seed=41))
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "numguard", "consume", "store", "--group", "sigterm",
+         "--batch-size", "50", "--store", url],
+        env=numguard_env(kafka_bootstrap, topics), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    while applied_so_far(url, "sigterm", topics.events) < 300:
+        assert time.monotonic() < deadline and consumer.poll() is None
+        time.sleep(0.05)
+    consumer.send_signal(signal.SIGTERM)
+    stdout, stderr = consumer.communicate(timeout=WAIT_SECONDS)
+    assert consumer.returncode == 0, stderr
+    assert json.loads(stdout)["applied"] == 300
+    assert "SIGTERM received" in stderr
