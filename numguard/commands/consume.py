@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="ID",
         default=os.environ.get("NUMGUARD_INSTANCE_ID"),
         help="static group membership: a stable name per replica (e.g. the pod name), so a "
-        "restarted consumer resumes at once without a rebalance (env NUMGUARD_INSTANCE_ID)",
+        "restarted consumer resumes at once without a rebalance; a stopped one keeps its "
+        "partitions until the session times out (env NUMGUARD_INSTANCE_ID)",
     )
     store.add_argument(
         "--batch-size",

@@ -124,11 +124,12 @@ def test_kill_9_mid_batch_then_restart_gives_the_digest_of_an_uninterrupted_run(
     total = 6000
     publish(kafka_bootstrap, topics.events, random_changes(total, seed=29))
     env = numguard_env(kafka_bootstrap, topics)
-    group = "crash-test"
+    # Static members do not leave their group on close: a group of its own per run.
+    group = f"crash-test-{topics.events}"
     for kill_after in (800, 2500, 4200):
         consumer = subprocess.Popen(
             [sys.executable, "-m", "numguard", "--log-level", "warning", "consume", "store",
-             "--group", group, "--instance-id", "crash-test-1", "--batch-size", "25",
+             "--group", group, "--instance-id", f"{group}-1", "--batch-size", "25",
              "--store", store_url],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -142,7 +143,7 @@ def test_kill_9_mid_batch_then_restart_gives_the_digest_of_an_uninterrupted_run(
         assert applied_so_far(store_url, group, topics.events) < total
 
     finished = numguard(env, "consume", "store", "--until-idle", "--group", group,
-                        "--instance-id", "crash-test-1", "--store", store_url)  # fmt: skip
+                        "--instance-id", f"{group}-1", "--store", store_url)  # fmt: skip
     assert finished.returncode == 0, finished.stderr
     assert applied_so_far(store_url, group, topics.events) == total
 
