@@ -11,7 +11,17 @@ from confluent_kafka import KafkaException
 
 from consumer.store import StoreMissing, StoreUrlError
 from numguard import logs
-from numguard.commands import check, consume, demo, ingest, replay, scrub, serve, store
+from numguard.commands import (
+    check,
+    consume,
+    demo,
+    ingest,
+    replay,
+    scrub,
+    serve,
+    simulate,
+    store,
+)
 from numguard.options import UsageError
 
 log = logging.getLogger("numguard")
@@ -52,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal, json for one object a line (default text)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (ingest, consume, replay, check, scrub, serve, store, demo):
+    for module in (ingest, consume, replay, check, scrub, serve, store, simulate, demo):
         module.register(commands)
     return parser
 
