@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from producer import normalize
 from producer.checkpoints import Checkpoint
-from producer.normalize import Rejection
 from producer.publish import ReportPublisher
 from producer.sources import convey
-from producer.sources.base import UnreadableReport
+from producer.sources.base import Rejection, SourceRow, UnreadableReport
 from schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("convey",)
+
+@dataclass(frozen=True)
+class FileFormat:
+    """A kind of report file `ingest` reads: how to know it, read it and normalize it."""
+
+    source: str  # the checkpoint's source name: a file and its feed share checkpoints
+    recognizes: Callable[[Path], bool]
+    read_rows: Callable[[TextIO, str], Iterator[SourceRow]]  # (stream, report id)
+    normalize: Callable[[SourceRow, datetime], StateChange | Rejection]
+
+
+FILE_FORMATS: dict[str, FileFormat] = {
+    "convey": FileFormat(
+        "convey",
+        lambda path: bool(convey.FILE_NAME.fullmatch(path.name)) or path.suffix.lower() == ".csv",
+        convey.read_rows,
+        normalize.convey_row,
+    ),
+}
+FORMATS = tuple(FILE_FORMATS)
 
 
 @dataclass
@@ -42,16 +61,19 @@ class IngestSummary:
 
 
 def detect_format(path: Path) -> str:
-    if convey.FILE_NAME.fullmatch(path.name) or path.suffix.lower() == ".csv":
-        return "convey"
+    for name, candidate in FILE_FORMATS.items():
+        if candidate.recognizes(path):
+            return name
     raise UnreadableReport(f"{path}: cannot tell the format from the name; pass --format")
 
 
-def convey_changes(path: Path, ingested_at: datetime) -> Iterator[StateChange | Rejection]:
+def file_changes(
+    path: Path, file_format: FileFormat, ingested_at: datetime
+) -> Iterator[StateChange | Rejection]:
     with path.open(newline="", encoding="utf-8", errors="strict") as stream:
         try:
-            for row in convey.read_rows(stream, report_id=path.name):
-                yield normalize.convey_row(row, ingested_at)
+            for row in file_format.read_rows(stream, path.name):
+                yield file_format.normalize(row, ingested_at)
         except UnicodeDecodeError as error:
             raise UnreadableReport(f"{path.name}: not UTF-8 text ({error.reason})") from error
 
@@ -67,8 +89,8 @@ def ingest_files(
     summary = IngestSummary()
     for path in paths:
         try:
-            fmt = file_format or detect_format(path)
-            start = Checkpoint(source=fmt, report_id=path.name)
+            fmt = FILE_FORMATS[file_format or detect_format(path)]
+            start = Checkpoint(source=fmt.source, report_id=path.name)
             previous = checkpoints.get(start.key)
             if previous is not None and not force:
                 if previous.done:
@@ -79,7 +101,7 @@ def ingest_files(
                     continue
                 log.info("%s: resuming after position %d", path.name, previous.position)
                 start = previous
-            done = publisher.publish(convey_changes(path, datetime.now(UTC)), start)
+            done = publisher.publish(file_changes(path, fmt, datetime.now(UTC)), start)
         except (UnreadableReport, OSError) as error:
             log.error("rejected whole, not marked done: %s", error)
             summary.unreadable.append(path.name)

@@ -8,11 +8,10 @@ that goes to the dead-letter topic.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from numguard.phone import InvalidNumber, mask, normalize
-from producer.sources.base import SourceRow
+from producer.sources.base import Rejection, SourceRow
 from schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
@@ -23,12 +22,6 @@ CONVEY_REASONS = {
 }
 # Convey puts the value 1 in NEW_MDN for every reason but CHANGE_MDN.
 CONVEY_NO_NEW_MDN = "1"
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    row: SourceRow
-    reason: str
 
 
 def event_id(source: str, report_id: str, content: str) -> str:

@@ -19,7 +19,7 @@ from numguard.deadletter import DeadLetter
 from numguard.kafka.clients import KafkaConfig
 from numguard.kafka.topics import TopicNames
 from producer.checkpoints import Checkpoint
-from producer.normalize import Rejection
+from producer.sources.base import Rejection
 from schemas.codec import EventCodec
 from schemas.events import StateChange
 

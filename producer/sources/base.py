@@ -1,8 +1,21 @@
-"""What every source adapter yields: raw rows of one report, in order."""
+"""What every source adapter offers: the reports to publish, and their rows.
+
+A source lists the reports it has that are not published yet (oldest first),
+streams the rows of one report, and normalizes a row into an event or a
+rejection. The poller publishes each report in Kafka transactions with its
+checkpoint; a report's id is unique within its source and stable over time,
+so the checkpoint key `<source>/<report id>` says once and for all whether it
+was published.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from schemas.events import StateChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +26,53 @@ class SourceRow:
     fields: dict[str, str]  # the row as the source gave it, by the source's own field names
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that cannot become an event, and why: it goes to the dead-letter topic."""
+
+    row: SourceRow
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    source: str
+    report_id: str
+    covers: date | None = None  # the day whose changes it lists, when it is a daily report
+    expires_at: datetime | None = None  # when the carrier deletes it, if it does
+
+
 class UnreadableReport(ValueError):
     """A whole file or page cannot be read (wrong header, not CSV, truncated):
     it is rejected whole and the report is not marked done."""
+
+
+class ReportMissing(LookupError):
+    """A report expected by now is not there (a carrier's missed day)."""
+
+
+class SourceUnavailable(RuntimeError):
+    """The source kept failing after its retries (5xx, timeouts, 429): try next poll."""
+
+
+class CredentialsRejected(RuntimeError):
+    """The source refused the credentials (401/403): polling it again will not help."""
+
+
+class Source(Protocol):
+    name: str
+
+    def reports(self, published: Set[str]) -> Iterator[Report]:
+        """The reports to publish now, oldest first, leaving out the `published` ids.
+        Daily sources list every expected day in their look-back window; a day
+        whose file is absent raises ReportMissing from rows(). Raises
+        SourceUnavailable or CredentialsRejected."""
+
+    def rows(self, report: Report) -> Iterator[SourceRow]:
+        """Stream the rows of `report`; raises UnreadableReport, ReportMissing,
+        SourceUnavailable or CredentialsRejected."""
+
+    def normalize(self, row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+        """The row as an event, or a rejection with a reason a person understands."""
+
+    def close(self) -> None: ...

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from producer.normalize import Rejection, convey_row
+from producer.normalize import convey_row
 from producer.sources import convey
-from producer.sources.base import UnreadableReport
+from producer.sources.base import Rejection, UnreadableReport
 from schemas.events import EventType, StateChange
 
 HEADER = "MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n"

@@ -115,7 +115,7 @@ def test_a_report_interrupted_mid_way_resumes_and_publishes_each_row_exactly_onc
 ) -> None:
     lines = [f"1202555{n:04d},DEACTIVATE,2024-03-09T00:00Z,1,V" for n in range(200, 211)]
     path = write(tmp_path, "mcdn_deact_20240309.csv", lines)
-    real_changes = ingest_module.convey_changes
+    real_changes = ingest_module.file_changes
 
     def crashing_changes(*args: object) -> Iterator[object]:
         for index, item in enumerate(real_changes(*args)):  # type: ignore[arg-type]
@@ -123,14 +123,14 @@ def test_a_report_interrupted_mid_way_resumes_and_publishes_each_row_exactly_onc
                 raise OSError("disk went away")  # mid-way through the fourth transaction
             yield item
 
-    monkeypatch.setattr(ingest_module, "convey_changes", crashing_changes)
+    monkeypatch.setattr(ingest_module, "file_changes", crashing_changes)
     first = ingest(kafka_bootstrap, topics, [path], rows=2)
     assert first.unreadable == ["mcdn_deact_20240309.csv"]
     (partial,) = read_checkpoints(base_config(kafka_bootstrap), topics.checkpoints).values()
     assert (partial.done, partial.rows, partial.position) == (False, 6, 7)
     assert len(read_committed(kafka_bootstrap, topics.events)) == 6  # the aborted 7th is invisible
 
-    monkeypatch.setattr(ingest_module, "convey_changes", real_changes)
+    monkeypatch.setattr(ingest_module, "file_changes", real_changes)
     second = ingest(kafka_bootstrap, topics, [path], rows=2)
     assert (second.files, second.rows) == (1, 5)
     keys = sorted(m.key() for m in read_committed(kafka_bootstrap, topics.events))
