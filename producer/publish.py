@@ -47,10 +47,15 @@ class ReportPublisher:
         self._names = names
         self._codec = codec
         self._rows_per_transaction = rows_per_transaction
-        self._producer = Producer(config)
-        # Fences any older producer with the same transactional.id and aborts its open transaction.
-        self._producer.init_transactions(TRANSACTION_TIMEOUT_SECONDS)
+        self._config = config
+        self._producer = self._new_producer()
         self._delivery_failures = 0
+
+    def _new_producer(self) -> Producer:
+        producer = Producer(self._config)
+        # Fences any older producer with the same transactional.id and aborts its open transaction.
+        producer.init_transactions(TRANSACTION_TIMEOUT_SECONDS)
+        return producer
 
     def publish(self, items: Iterable[StateChange | Rejection], start: Checkpoint) -> Checkpoint:
         """Publish every item after `start.position`; return the final, done checkpoint."""
@@ -134,10 +139,19 @@ class ReportPublisher:
         return checkpoint
 
     def _abort(self) -> None:
+        # Let in-flight messages land first: aborting with a full queue purges it
+        # mid-flight, which some brokers answer with a fatal INVALID_TXN_STATE.
+        self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)
         try:
             self._producer.abort_transaction(TRANSACTION_TIMEOUT_SECONDS)
         except KafkaException as error:
-            log.warning("aborting the transaction failed: %s", error)
+            if not error.args[0].fatal():
+                log.warning("aborting the transaction failed: %s", error)
+                return
+            # A fatal error ends this producer; a new one (same transactional.id)
+            # fences it, and the broker aborts whatever it left open.
+            log.warning("aborting the transaction failed (%s); starting a new producer", error)
+            self._producer = self._new_producer()
 
 
 class _Run:
