@@ -16,6 +16,7 @@ from numguard.commands import (
     consume,
     demo,
     ingest,
+    produce,
     replay,
     scrub,
     serve,
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal, json for one object a line (default text)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (ingest, consume, replay, check, scrub, serve, store, simulate, demo):
+    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, demo)
+    for module in modules:
         module.register(commands)
     return parser
 

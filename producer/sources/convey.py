@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator, Set
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from producer.sources.base import SourceRow, UnreadableReport
+import httpx
+
+from producer.normalize import convey_row
+from producer.sources.base import (
+    Report,
+    ReportMissing,
+    SourceRow,
+    SourceUnavailable,
+    UnreadableReport,
+)
+from producer.sources.http import RetryPolicy, send
 
 SOURCE = "convey"
 COLUMNS = ("MDN", "REASON_CODE", "MODIFICATION_DATE", "NEW_MDN", "CARRIER_NAME")
 FILE_NAME = re.compile(r"mcdn_deact_(\d{8})\.csv")
 
 
-def read_rows(stream: TextIO, report_id: str) -> Iterator[SourceRow]:
+def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:
     """Yield the data rows of one file; position is the line number in the file.
 
     Raises UnreadableReport when the header is not Convey's or the bytes are not CSV.
@@ -44,3 +55,115 @@ def read_rows(stream: TextIO, report_id: str) -> Iterator[SourceRow]:
             yield SourceRow(SOURCE, report_id, reader.line_num, fields)
     except csv.Error as error:
         raise UnreadableReport(f"{report_id}: not readable as CSV: {error}") from error
+
+
+def file_name(day: date) -> str:
+    return f"mcdn_deact_{day:%Y%m%d}.csv"
+
+
+def day_of(name: str) -> date | None:
+    match = FILE_NAME.fullmatch(name)
+    return datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
+
+
+def expected_days(today: date, lookback_days: int) -> list[date]:
+    """The days whose files should exist by today: files are one day behind."""
+    return [today - timedelta(days=back) for back in range(lookback_days, 0, -1)]
+
+
+class ConveyHttpSource:
+    """Daily files by date from an HTTP endpoint: `url_template` holds `{date:%Y%m%d}`."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        url_template: str,
+        *,
+        client: httpx.Client,
+        policy: RetryPolicy,
+        lookback_days: int,
+        today: Callable[[], date],
+    ) -> None:
+        self._template = url_template
+        self._client = client
+        self._policy = policy
+        self._lookback_days = lookback_days
+        self._today = today
+
+    def reports(self, published: Set[str]) -> Iterator[Report]:
+        for day in expected_days(self._today(), self._lookback_days):
+            if file_name(day) not in published:
+                yield Report(SOURCE, file_name(day), covers=day)
+
+    def rows(self, report: Report) -> Iterator[SourceRow]:
+        assert report.covers is not None
+        request = self._client.build_request("GET", self._template.format(date=report.covers))
+        with send(self._client, request, source=SOURCE, policy=self._policy) as response:
+            if response.status_code == 404:
+                raise ReportMissing(f"{report.report_id}: not on the server (HTTP 404)")
+            if response.status_code != 200:
+                response.read()
+                raise SourceUnavailable(
+                    f"{report.report_id}: HTTP {response.status_code}: {response.text[:200]}"
+                )
+            try:
+                yield from read_rows(_lines(response.iter_text()), report.report_id)
+            except httpx.HTTPError as error:
+                # h11 checks Content-Length: a short body is a truncated download.
+                raise UnreadableReport(
+                    f"{report.report_id}: the download broke off ({error})"
+                ) from error
+
+    normalize = staticmethod(convey_row)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ConveyDirectorySource:
+    """Daily files dropped into a folder (SFTP-style): every file there not yet
+    published, and every expected day of the look-back window without a file."""
+
+    name = SOURCE
+
+    def __init__(self, folder: Path, *, lookback_days: int, today: Callable[[], date]) -> None:
+        self._folder = folder
+        self._lookback_days = lookback_days
+        self._today = today
+
+    def reports(self, published: Set[str]) -> Iterator[Report]:
+        days = set(expected_days(self._today(), self._lookback_days))
+        days |= {d for p in self._folder.glob("mcdn_deact_*.csv") if (d := day_of(p.name))}
+        for day in sorted(days):
+            if file_name(day) not in published:
+                yield Report(SOURCE, file_name(day), covers=day)
+
+    def rows(self, report: Report) -> Iterator[SourceRow]:
+        path = self._folder / report.report_id
+        if not path.exists():
+            raise ReportMissing(f"{report.report_id}: not in {self._folder}")
+        with path.open(newline="", encoding="utf-8") as stream:
+            try:
+                yield from read_rows(stream, report.report_id)
+            except UnicodeDecodeError as error:
+                raise UnreadableReport(f"{report.report_id}: not UTF-8 ({error.reason})") from error
+
+    normalize = staticmethod(convey_row)
+
+    def close(self) -> None:
+        pass
+
+
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Text chunks to lines that keep their endings, as the csv module wants."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.splitlines(keepends=True) or [""]
+        if pending and pending[-1] in "\r\n":
+            complete.append(pending)
+            pending = ""
+        yield from complete
+    if pending:
+        yield pending

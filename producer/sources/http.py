@@ -55,7 +55,10 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 class _WaitRetryAfterOrBackoff:
     def __init__(self, policy: RetryPolicy) -> None:
-        self._backoff = wait_exponential_jitter(policy.initial_seconds, policy.max_seconds)
+        # initial, 2 x initial, 4 x initial ... plus up to one `initial` of jitter, capped.
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.initial_seconds, jitter=policy.initial_seconds, max=policy.max_seconds
+        )
         self._max = policy.max_seconds
 
     def __call__(self, state: RetryCallState) -> float:

@@ -1,0 +1,203 @@
+"""numguard produce: poll every configured carrier feed and publish its changes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+from prometheus_client import start_http_server
+
+from numguard import options
+from numguard.commands.consume import stop_on_signals
+from numguard.kafka.clients import base_config, transactional_producer_config
+from numguard.kafka.topics import ensure_topics
+from producer.checkpoints import read_checkpoints
+from producer.metrics import ProducerMetrics
+from producer.poller import Poller, PollOutcome
+from producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
+from producer.sources.base import Source
+from producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
+from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from schemas.codec import EventCodec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 3600
+DEFAULT_LOOKBACK_DAYS = 14
+
+DESCRIPTION = """\
+Poll every configured carrier feed and publish each state change once.
+
+Each poll lists the reports a source has that are not published yet (daily
+feeds: every day of the look-back window, so days missed during downtime are
+fetched in date order), and publishes each report's events with its checkpoint
+in Kafka transactions. A report published before is never published again; a
+report cut off mid-way resumes where its last committed transaction ended.
+
+A day whose file is absent past its expected time is logged as a missed day
+and counted in numguard_reports_missing_total; it is fetched again on every
+poll while it is inside the look-back window. Wrong or expired credentials stop
+that source with a clear message (no retry storm); 5xx, timeouts and 429 are
+retried with exponential backoff and jitter, honouring Retry-After.
+
+Runs until SIGTERM or SIGINT, then aborts the transaction in hand (its report
+resumes on the next start) and exits 0."""
+
+EPILOG = f"""\
+sources (give at least one):
+  --convey-url TEMPLATE   Convey daily files over HTTP; TEMPLATE holds {{date:%Y%m%d}},
+                          e.g. https://files.example/convey/mcdn_deact_{{date:%Y%m%d}}.csv
+  --convey-dir DIR        Convey daily files dropped into DIR (SFTP-style)
+
+exit status (with --once):
+  0  every source was polled; missed days are logged, not failures
+  1  a source failed (unreachable after retries, credentials refused, a report
+     unreadable)
+  2  wrong usage
+
+examples:
+  numguard produce --once --convey-dir /srv/sftp/convey
+  numguard produce --convey-url 'http://127.0.0.1:8081/convey/mcdn_deact_{{date:%Y%m%d}}.csv' \\
+      --interval 900 --metrics-port 9101
+
+{options.ENVIRONMENT_HELP}
+  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR  the Convey source, as the flags"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "produce", help="poll the carrier feeds and publish their changes",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    feeds = parser.add_argument_group("sources")
+    feeds.add_argument(
+        "--convey-url", metavar="TEMPLATE", default=os.environ.get("NUMGUARD_CONVEY_URL"),
+        help="Convey daily files over HTTP (see below)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--convey-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_CONVEY_DIR"),
+        help="Convey daily files dropped into DIR",
+    )  # fmt: skip
+    schedule = parser.add_argument_group("schedule")
+    schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
+    schedule.add_argument(
+        "--interval", type=float, default=DEFAULT_INTERVAL_SECONDS, metavar="SECONDS",
+        help=f"time between polls (default {DEFAULT_INTERVAL_SECONDS})",
+    )  # fmt: skip
+    schedule.add_argument(
+        "--lookback-days", type=int, default=DEFAULT_LOOKBACK_DAYS, metavar="N",
+        help="daily feeds: fetch unpublished days up to N days back "
+        f"(default {DEFAULT_LOOKBACK_DAYS})",
+    )  # fmt: skip
+    retries = parser.add_argument_group("retries")
+    retries.add_argument(
+        "--retry-attempts", type=int, default=RetryPolicy.attempts, metavar="N",
+        help="attempts per request before a source counts as failed "
+        f"(default {RetryPolicy.attempts})",
+    )  # fmt: skip
+    retries.add_argument(
+        "--retry-initial-seconds", type=float, default=RetryPolicy.initial_seconds, metavar="S",
+        help="first backoff; it doubles, with jitter, up to a minute "
+        f"(default {RetryPolicy.initial_seconds})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rows-per-transaction", type=int, default=DEFAULT_ROWS_PER_TRANSACTION, metavar="N",
+        help="split larger reports into transactions of N rows "
+        f"(default {DEFAULT_ROWS_PER_TRANSACTION})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port"
+    )
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", metavar="HOST",
+        help="address for /metrics (default 127.0.0.1; 0.0.0.0 in a container)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--transactional-id", metavar="ID",
+        help="Kafka transactional.id (default numguard-produce-<topic>-<host>); a second "
+        "producer with the same id fences the first",
+    )  # fmt: skip
+    options.add_kafka_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]:
+    def today() -> date:
+        return datetime.now(UTC).date()
+
+    sources: list[Source] = []
+    if args.convey_url:
+        if "{date" not in args.convey_url:
+            raise options.UsageError("--convey-url needs a {date:%Y%m%d} placeholder")
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(ConveyHttpSource(args.convey_url, client=client, policy=policy,
+                                        lookback_days=args.lookback_days, today=today))  # fmt: skip
+    if args.convey_dir:
+        if not Path(args.convey_dir).is_dir():
+            raise options.UsageError(f"--convey-dir {args.convey_dir}: not a directory")
+        folder = Path(args.convey_dir)
+        sources.append(ConveyDirectorySource(folder, lookback_days=args.lookback_days, today=today))
+    if not sources:
+        raise options.UsageError("no source configured: give --convey-url or --convey-dir")
+    return sources
+
+
+def describe(outcome: PollOutcome) -> dict[str, object]:
+    return {k: v for k, v in outcome.__dict__.items() if v not in (None, [], False)}
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = RetryPolicy(attempts=args.retry_attempts, initial_seconds=args.retry_initial_seconds)
+    sources = build_sources(args, policy)
+    bootstrap = options.bootstrap_servers(args)
+    names = options.topic_names(args)
+    ensure_topics(base_config(bootstrap), names)
+    if args.metrics_port is not None:
+        start_http_server(args.metrics_port, addr=args.metrics_host)
+    stop = stop_on_signals()
+    transactional_id = (
+        args.transactional_id or f"numguard-produce-{names.events}-{socket.gethostname()}"
+    )
+    publisher = ReportPublisher(
+        transactional_producer_config(bootstrap, transactional_id), names,
+        EventCodec.from_registry_url(args.schema_registry_url, names.events),
+        rows_per_transaction=args.rows_per_transaction,
+    )  # fmt: skip
+    poller = Poller(
+        publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
+        ProducerMetrics(), stop=stop,
+    )  # fmt: skip
+    try:
+        return poll_until_stopped(poller, sources, args, stop)
+    finally:
+        publisher.close()
+        for source in sources:
+            source.close()
+
+
+def poll_until_stopped(
+    poller: Poller, sources: list[Source], args: argparse.Namespace, stop: threading.Event
+) -> int:
+    active = list(sources)
+    while True:
+        failed = False
+        for source in list(active):
+            outcome = poller.poll(source)
+            print(json.dumps(describe(outcome)), flush=True)
+            failed |= outcome.failed
+            if outcome.credentials_rejected:
+                log.error("%s: stopped until the credentials are fixed and numguard restarts",
+                          source.name)  # fmt: skip
+                active.remove(source)
+        if args.once:
+            return 1 if failed else 0
+        if stop.wait(args.interval) or not active:
+            return 0 if active else 1
