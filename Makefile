@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install install-test kafka-jars clean
+.PHONY: demo test lint rules install install-test kafka-jars clean
 
 demo: install  ## run the whole flow on a local Kafka with sample data
 	$(BIN)/numguard demo
 
-test: install-test kafka-jars lint  ## install everything the tests need, then run them
+test: install-test kafka-jars lint rules  ## install everything the tests need, then run them
 	$(BIN)/pytest
+
+rules: install  ## check the Prometheus alert rules and run their unit tests
+	promtool check rules monitoring/alerts.yml
+	promtool test rules monitoring/alerts.test.yml
 
 lint:
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from confluent_kafka import (
 )
 from confluent_kafka import TopicPartition as KafkaPartition
 
+from consumer.metrics import StoreConsumerMetrics
 from consumer.store import Consumed, SqlStore
 from numguard.deadletter import DeadLetter
 from numguard.kafka.clients import KafkaConfig
@@ -36,6 +38,7 @@ DEFAULT_BATCH_SIZE = 2000
 BATCH_WAIT_SECONDS = 0.5
 DLQ_FLUSH_TIMEOUT_SECONDS = 30.0
 METADATA_TIMEOUT_SECONDS = 30.0
+METRICS_REFRESH_SECONDS = 15.0
 
 Partition = tuple[str, int]
 
@@ -63,6 +66,7 @@ class StoreConsumer:
         on_batch: Callable[[ConsumeSummary], None] | None = None,
         *,
         join_group: bool = True,
+        metrics: StoreConsumerMetrics | None = None,
     ) -> None:
         """With join_group=False (replays) the consumer assigns itself every partition
         and commits nothing to Kafka: no consumer group is joined or disturbed."""
@@ -76,6 +80,8 @@ class StoreConsumer:
         self._codec = codec
         self._batch_size = batch_size
         self._on_batch = on_batch
+        self._metrics = metrics
+        self._metrics_refreshed = 0.0
         self._assigned: set[Partition] = set()
         self._at_end: set[Partition] = set()
         self.summary = ConsumeSummary()
@@ -96,6 +102,7 @@ class StoreConsumer:
             while not stop.is_set():
                 messages = self._consumer.consume(self._batch_size, BATCH_WAIT_SECONDS)
                 self._process(messages)
+                self._refresh_metrics()
                 if until_idle and self._assigned and self._assigned <= self._at_end:
                     log.info("caught up with the end of every assigned partition")
                     break
@@ -134,9 +141,11 @@ class StoreConsumer:
             batch.append(Consumed(change, message.topic(), message.partition(), message.offset()))
         if not offsets:
             return
+        started = time.perf_counter()
         if letters:
             self._dead_letter(letters)
         self._store.apply_batch(batch, offsets, self._group)
+        self._count(batch, len(letters), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
             committed = [KafkaPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -147,6 +156,34 @@ class StoreConsumer:
         self.summary.batches += 1
         if self._on_batch is not None:
             self._on_batch(self.summary)
+
+    def _count(self, batch: list[Consumed], dead: int, seconds: float) -> None:
+        if self._metrics is None:
+            return
+        for item in batch:
+            kind = item.change.event_type.value
+            self._metrics.consumed.labels(kind).inc()
+            self._metrics.applied.labels(kind).inc()
+        if dead:
+            self._metrics.consumed.labels("UNDECODABLE").inc(dead)
+            self._metrics.dead_lettered.inc(dead)
+        self._metrics.batch_duration.observe(seconds)
+
+    def _refresh_metrics(self) -> None:
+        """Lag and store counts, every METRICS_REFRESH_SECONDS: both cost a round trip."""
+        now = time.monotonic()
+        if self._metrics is None or now - self._metrics_refreshed < METRICS_REFRESH_SECONDS:
+            return
+        self._metrics_refreshed = now
+        stored = self._store.offsets(self._group, self._names.events)
+        for topic, partition in sorted(self._assigned):
+            _, high = self._consumer.get_watermark_offsets(
+                KafkaPartition(topic, partition), timeout=METADATA_TIMEOUT_SECONDS
+            )
+            lag = max(0, high - stored.get(partition, 0))
+            self._metrics.lag.labels(self._group, topic, str(partition)).set(lag)
+        for state, count in self._store.numbers_by_state().items():
+            self._metrics.numbers.labels(state).set(count)
 
     def _poison_letter(self, message: Message, reason: str) -> DeadLetter:
         log.error(

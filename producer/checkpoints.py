@@ -9,7 +9,7 @@ read_committed reader never sees one without the other.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
@@ -28,17 +28,21 @@ class Checkpoint:
     checksum: str = ""
     position: int = 0  # the last row or item position covered
     done: bool = False
+    # When Kafka stored it (Unix seconds); read from the record, never written into it.
+    committed_at: float = field(default=0.0, compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.source}/{self.report_id}"
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        record = asdict(self)
+        del record["committed_at"]
+        return json.dumps(record, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, data: bytes) -> Checkpoint:
-        return cls(**json.loads(data))
+    def from_json(cls, data: bytes, committed_at: float = 0.0) -> Checkpoint:
+        return cls(**json.loads(data), committed_at=committed_at)
 
     def advanced(self, *, position: int, accepted: int, rejected: int, checksum: str) -> Checkpoint:
         return replace(
@@ -80,7 +84,8 @@ def read_checkpoints(config: KafkaConfig, topic: str) -> dict[str, Checkpoint]:
                     continue
                 raise RuntimeError(f"reading {topic}: {error}")
             if message.value() is not None:
-                checkpoint = Checkpoint.from_json(message.value())
+                _, millis = message.timestamp()
+                checkpoint = Checkpoint.from_json(message.value(), max(millis, 0) / 1000)
                 found[checkpoint.key] = checkpoint
         return found
     finally:

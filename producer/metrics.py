@@ -27,6 +27,10 @@ class ProducerMetrics:
             "numguard_reports_unreadable", "Reports rejected whole (not marked done)",
             ["source"], registry=registry,
         )  # fmt: skip
+        self.expected_cadence = Gauge(
+            "numguard_source_expected_cadence_seconds", "How often the source is expected "
+            "to publish a new report (daily feeds: 86400)", ["source"], registry=registry,
+        )  # fmt: skip
         self.last_published = Gauge(
             "numguard_source_last_report_published_timestamp_seconds",
             "When the newest report of the source was published (Unix time): "

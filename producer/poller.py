@@ -75,6 +75,14 @@ class Poller:
         self._expected_delay = expected_delay
         self._stop = stop or threading.Event()
 
+    def prime_metrics(self, source: str, expected_cadence: timedelta) -> None:
+        """Freshness survives restarts: the newest done checkpoint says when it was published."""
+        self._metrics.expected_cadence.labels(source).set(expected_cadence.total_seconds())
+        stamps = [c.committed_at for c in self._checkpoints.values()
+                  if c.source == source and c.done and c.committed_at]  # fmt: skip
+        if stamps:
+            self._metrics.last_published.labels(source).set(max(stamps))
+
     def published(self, source: str) -> set[str]:
         return {c.report_id for c in self._checkpoints.values() if c.source == source and c.done}
 

@@ -216,6 +216,17 @@ class SqlStore:
             "SELECT DISTINCT consumer_group FROM consumer_offsets ORDER BY consumer_group"
         )]  # fmt: skip
 
+    def numbers_by_state(self) -> dict[str, int]:
+        """How many numbers would be blocked, held or allowed with no consent date."""
+        query = (
+            "SELECT CASE WHEN last_voided_at_ms IS NOT NULL THEN 'deactivated' "
+            "WHEN pause_type = 'SUSPENDED' THEN 'suspended' ELSE 'active' END AS state, "
+            "COUNT(*) FROM number_state GROUP BY 1"
+        )
+        found = {"deactivated": 0, "suspended": 0, "active": 0}
+        found.update({state: int(count) for state, count in self._rows(query)})
+        return found
+
     def counts(self) -> dict[str, int]:
         """Numbers with a state and events in the audit history."""
         (numbers,) = next(self._rows("SELECT COUNT(*) FROM number_state"))

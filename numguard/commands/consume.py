@@ -9,11 +9,13 @@ import os
 import signal
 import threading
 
+from consumer.metrics import StoreConsumerMetrics
 from consumer.store import open_store
 from consumer.store_consumer import DEFAULT_BATCH_SIZE, DEFAULT_GROUP, StoreConsumer
 from numguard import options
 from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.kafka.topics import ensure_topics
+from numguard.metrics import add_metrics_options, serve_metrics
 from schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     options.add_kafka_options(store)
     options.add_store_option(store)
+    add_metrics_options(store)
     store.set_defaults(handler=run_store)
 
 
@@ -103,6 +106,7 @@ def run_store(args: argparse.Namespace) -> int:
     names = options.topic_names(args)
     ensure_topics(base_config(bootstrap), names)
     store = open_store(args.store)
+    serve_metrics(args, "consume store")
     try:
         consumer = StoreConsumer(
             consumer_config(bootstrap, args.group, args.instance_id),
@@ -111,6 +115,7 @@ def run_store(args: argparse.Namespace) -> int:
             store,
             EventCodec.from_registry_url(args.schema_registry_url, names.events),
             batch_size=args.batch_size,
+            metrics=StoreConsumerMetrics(),
         )
         summary = consumer.run(until_idle=args.until_idle, stop=stop_on_signals())
     finally:

@@ -8,16 +8,16 @@ import logging
 import os
 import socket
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from prometheus_client import start_http_server
 
 from numguard import options
 from numguard.commands.consume import stop_on_signals
 from numguard.kafka.clients import base_config, transactional_producer_config
 from numguard.kafka.topics import ensure_topics
+from numguard.metrics import add_metrics_options, serve_metrics
 from producer.checkpoints import read_checkpoints
 from producer.metrics import ProducerMetrics
 from producer.poller import Poller, PollOutcome
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_SECONDS = 3600
 DEFAULT_LOOKBACK_DAYS = 14
+DEFAULT_CADENCE_HOURS = 24.0
 
 DESCRIPTION = """\
 Poll every configured carrier feed and publish each state change once.
@@ -93,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"time between polls (default {DEFAULT_INTERVAL_SECONDS})",
     )  # fmt: skip
     schedule.add_argument(
+        "--expected-cadence-hours", type=float, default=DEFAULT_CADENCE_HOURS, metavar="H",
+        help="how often each source should publish a new report, exported as "
+        "numguard_source_expected_cadence_seconds for the stale-feed alert "
+        f"(default {DEFAULT_CADENCE_HOURS:g}: daily feeds)",
+    )  # fmt: skip
+    schedule.add_argument(
         "--lookback-days", type=int, default=DEFAULT_LOOKBACK_DAYS, metavar="N",
         help="daily feeds: fetch unpublished days up to N days back "
         f"(default {DEFAULT_LOOKBACK_DAYS})",
@@ -113,13 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="split larger reports into transactions of N rows "
         f"(default {DEFAULT_ROWS_PER_TRANSACTION})",
     )  # fmt: skip
-    parser.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port"
-    )
-    parser.add_argument(
-        "--metrics-host", default="127.0.0.1", metavar="HOST",
-        help="address for /metrics (default 127.0.0.1; 0.0.0.0 in a container)",
-    )  # fmt: skip
+    add_metrics_options(parser)
     parser.add_argument(
         "--transactional-id", metavar="ID",
         help="Kafka transactional.id (default numguard-produce-<topic>-<host>); a second "
@@ -160,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
     ensure_topics(base_config(bootstrap), names)
-    if args.metrics_port is not None:
-        start_http_server(args.metrics_port, addr=args.metrics_host)
+    serve_metrics(args, "produce")
     stop = stop_on_signals()
     transactional_id = (
         args.transactional_id or f"numguard-produce-{names.events}-{socket.gethostname()}"
@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
         ProducerMetrics(), stop=stop,
     )  # fmt: skip
+    for source in sources:
+        poller.prime_metrics(source.name, timedelta(hours=args.expected_cadence_hours))
     try:
         return poll_until_stopped(poller, sources, args, stop)
     finally:

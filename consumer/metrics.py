@@ -1,0 +1,33 @@
+"""The store consumer's Prometheus metrics: is the store keeping up?"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+
+class StoreConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.consumed = Counter(
+            "numguard_store_events_consumed", "Events read from the topic, by event type "
+            "(UNDECODABLE for poison messages)", ["event_type"], registry=registry,
+        )  # fmt: skip
+        self.applied = Counter(
+            "numguard_store_events_applied", "Events applied to the store, by event type",
+            ["event_type"], registry=registry,
+        )  # fmt: skip
+        self.dead_lettered = Counter(
+            "numguard_store_events_dead_lettered", "Messages sent to the dead-letter topic",
+            registry=registry,
+        )  # fmt: skip
+        self.batch_duration = Histogram(
+            "numguard_store_batch_duration_seconds", "Time to apply and commit one batch",
+            registry=registry,
+        )  # fmt: skip
+        self.lag = Gauge(
+            "numguard_consumer_lag_messages", "End offset minus the store's committed offset",
+            ["group", "topic", "partition"], registry=registry,
+        )  # fmt: skip
+        self.numbers = Gauge(
+            "numguard_store_numbers", "Numbers in the store by state with no consent date "
+            "(deactivated, suspended, active)", ["state"], registry=registry,
+        )  # fmt: skip
