@@ -9,7 +9,7 @@ import threading
 
 from consumer.api.pool import StorePool
 from consumer.api.server import MAX_BATCH_ITEMS, StoreApiServer
-from numguard import options
+from numguard import logs, options
 from numguard.commands.consume import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or None
+    logs.redact(token)
     pool = StorePool(args.store, args.pool_size)
     server = StoreApiServer((args.host, args.port), pool, token)
     stop = stop_on_signals()
