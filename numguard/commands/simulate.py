@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from numguard.commands.consume import stop_on_signals
+from numguard.metrics import add_metrics_options, serve_metrics
 from numguard.options import UsageError
 from numguard.simulator import faults
 from numguard.simulator.dataset import GeneratedDataset
@@ -193,6 +193,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     secrets.add_argument(
         "--auth-token-env", metavar="NAME", help=f"Twilio auth token (default {TWILIO_TOKEN_ENV})"
     )
+    add_metrics_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -284,17 +285,6 @@ def banner(simulator: CarrierSimulator, args: argparse.Namespace, sources: dict[
     )
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    return stop
-
-
 def run(args: argparse.Namespace) -> int:
     if args.twilio_link_ttl < 0 or (args.infobip_rate_limit or 0) < 0:
         raise UsageError("--twilio-link-ttl and --infobip-rate-limit cannot be negative")
@@ -309,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
         twilio_link_ttl=args.twilio_link_ttl,
         infobip_min_interval=args.infobip_rate_limit,
     )
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
+    serve_metrics(args, "simulate")
     try:
         simulator.start()
     except (OSError, OverflowError) as error:
