@@ -6,8 +6,6 @@ import argparse
 import json
 import logging
 import os
-import signal
-import threading
 
 from consumer.metrics import StoreConsumerMetrics
 from consumer.store import open_store
@@ -16,6 +14,7 @@ from numguard import options
 from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.kafka.topics import ensure_topics
 from numguard.metrics import add_metrics_options, serve_metrics
+from numguard.signals import stop_on_signals
 from schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
@@ -86,19 +85,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     options.add_store_option(store)
     add_metrics_options(store)
     store.set_defaults(handler=run_store)
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by the first SIGTERM or SIGINT."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("%s received: finishing the batch in hand", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    return stop
 
 
 def run_store(args: argparse.Namespace) -> int:

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 
 from numguard import options
-from numguard.commands.consume import stop_on_signals
 from numguard.kafka.clients import base_config, transactional_producer_config
 from numguard.kafka.topics import ensure_topics
 from numguard.metrics import add_metrics_options, serve_metrics
+from numguard.signals import stop_on_signals
 from producer.checkpoints import read_checkpoints
 from producer.metrics import ProducerMetrics
 from producer.poller import Poller, PollOutcome

@@ -10,9 +10,9 @@ import time
 from consumer.store import open_store
 from consumer.store_consumer import DEFAULT_BATCH_SIZE, ConsumeSummary, StoreConsumer
 from numguard import options
-from numguard.commands.consume import stop_on_signals
 from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.kafka.topics import ensure_topics
+from numguard.signals import stop_on_signals
 from schemas.codec import EventCodec
 
 REPLAY_GROUP = "numguard-replay"

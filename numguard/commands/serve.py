@@ -10,7 +10,7 @@ import threading
 from consumer.api.pool import StorePool
 from consumer.api.server import MAX_BATCH_ITEMS, StoreApiServer
 from numguard import logs, options
-from numguard.commands.consume import stop_on_signals
+from numguard.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 

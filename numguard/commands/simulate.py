@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from numguard.commands.consume import stop_on_signals
 from numguard.metrics import add_metrics_options, serve_metrics
 from numguard.options import UsageError
+from numguard.signals import stop_on_signals
 from numguard.simulator import faults
 from numguard.simulator.dataset import GeneratedDataset
 from numguard.simulator.faults import FaultPlan, FaultRule
