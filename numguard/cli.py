@@ -15,6 +15,7 @@ from numguard.commands import (
     check,
     consume,
     demo,
+    dev,
     ingest,
     produce,
     replay,
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal, json for one object a line (default text)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, demo)
+    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, dev, demo)
     for module in modules:
         module.register(commands)
     return parser
