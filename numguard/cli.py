@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 
 from consumer.store import StoreMissing, StoreUrlError
-from numguard import logs
+from numguard import config, logs
 from numguard.commands import (
     check,
     consume,
@@ -24,6 +26,10 @@ from numguard.commands import (
     simulate,
     store,
 )
+from numguard.commands import (
+    config as config_command,
+)
+from numguard.kafka.clients import set_client_settings
 from numguard.options import UsageError
 
 log = logging.getLogger("numguard")
@@ -52,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--config", type=Path, metavar="FILE", default=os.environ.get("NUMGUARD_CONFIG"),
+        help="a TOML configuration file (env NUMGUARD_CONFIG); flags and environment win "
+        "over it (see `numguard config --help`)",
+    )  # fmt: skip
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -64,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal, json for one object a line (default text)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, dev, demo)
+    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, dev,
+               config_command, demo)  # fmt: skip
     for module in modules:
         module.register(commands)
     return parser
@@ -75,10 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure(args.log_level, args.log_format)
     try:
+        if args.config is not None and args.command != "config":
+            document = config.load(Path(args.config))
+            config.apply(document, args)
+            settings = config.client_settings(document)
+            set_client_settings(settings)
+            for value in settings.values():
+                logs.redact(str(value))
+        config.unwrap_defaults(args)
         return int(args.handler(args))
     except UsageError as error:
         parser.exit(2, f"numguard: error: {error}\n")
-    except (StoreMissing, StoreUrlError) as error:
+    except (StoreMissing, StoreUrlError, config.ConfigError) as error:
         parser.exit(2, f"numguard: error: {error}\n")
     except KafkaException as error:
         log.debug("Kafka error", exc_info=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from numguard.config import Default
 from numguard.kafka.topics import TopicNames
 
 DEFAULT_TOPIC = "numguard.number-state"
@@ -36,7 +37,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--topic",
-        default=os.environ.get("NUMGUARD_TOPIC", DEFAULT_TOPIC),
+        default=os.environ.get("NUMGUARD_TOPIC") or Default(DEFAULT_TOPIC),
         help=f"events topic (env NUMGUARD_TOPIC; default {DEFAULT_TOPIC})",
     )
     group.add_argument(
@@ -52,7 +53,7 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        default=os.environ.get("NUMGUARD_STORE_URL", DEFAULT_STORE),
+        default=os.environ.get("NUMGUARD_STORE_URL") or Default(DEFAULT_STORE),
         help=f"suppression store (env NUMGUARD_STORE_URL; default {DEFAULT_STORE})",
     )
 

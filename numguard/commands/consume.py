@@ -11,6 +11,7 @@ from consumer.metrics import StoreConsumerMetrics
 from consumer.store import open_store
 from consumer.store_consumer import DEFAULT_BATCH_SIZE, DEFAULT_GROUP, StoreConsumer
 from numguard import options
+from numguard.config import Default
 from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.kafka.topics import ensure_topics
 from numguard.metrics import add_metrics_options, serve_metrics
@@ -64,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="exit once caught up with the end of every assigned partition (cron, replays)",
     )
     store.add_argument(
-        "--group", default=DEFAULT_GROUP, help=f"consumer group (default {DEFAULT_GROUP})"
+        "--group", default=Default(DEFAULT_GROUP), help=f"consumer group (default {DEFAULT_GROUP})"
     )
     store.add_argument(
         "--instance-id",

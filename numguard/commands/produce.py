@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from numguard import options
+from numguard.config import Default
 from numguard.kafka.clients import base_config, transactional_producer_config
 from numguard.kafka.topics import ensure_topics
 from numguard.metrics import add_metrics_options, serve_metrics
@@ -90,17 +91,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
     schedule.add_argument(
-        "--interval", type=float, default=DEFAULT_INTERVAL_SECONDS, metavar="SECONDS",
+        "--interval", type=float, default=Default(DEFAULT_INTERVAL_SECONDS), metavar="SECONDS",
         help=f"time between polls (default {DEFAULT_INTERVAL_SECONDS})",
     )  # fmt: skip
     schedule.add_argument(
-        "--expected-cadence-hours", type=float, default=DEFAULT_CADENCE_HOURS, metavar="H",
+        "--expected-cadence-hours", type=float, default=Default(DEFAULT_CADENCE_HOURS), metavar="H",
         help="how often each source should publish a new report, exported as "
         "numguard_source_expected_cadence_seconds for the stale-feed alert "
         f"(default {DEFAULT_CADENCE_HOURS:g}: daily feeds)",
     )  # fmt: skip
     schedule.add_argument(
-        "--lookback-days", type=int, default=DEFAULT_LOOKBACK_DAYS, metavar="N",
+        "--lookback-days", type=int, default=Default(DEFAULT_LOOKBACK_DAYS), metavar="N",
         help="daily feeds: fetch unpublished days up to N days back "
         f"(default {DEFAULT_LOOKBACK_DAYS})",
     )  # fmt: skip

@@ -10,6 +10,7 @@ import threading
 from consumer.api.pool import StorePool
 from consumer.api.server import MAX_BATCH_ITEMS, StoreApiServer
 from numguard import logs, options
+from numguard.config import Default
 from numguard.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)"
+        "--port",
+        type=int,
+        default=Default(DEFAULT_PORT),
+        help=f"port (default {DEFAULT_PORT}; 0: any free)",
     )
     parser.add_argument(
-        "--token-env", default=DEFAULT_TOKEN_ENV, metavar="NAME",
+        "--token-env", default=Default(DEFAULT_TOKEN_ENV), metavar="NAME",
         help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
     )  # fmt: skip
     parser.add_argument(

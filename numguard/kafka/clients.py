@@ -11,8 +11,18 @@ KafkaConfig = dict[str, Any]
 _RDKAFKA_LOGGER = logging.getLogger("numguard.rdkafka")
 
 
+# Security and tuning settings from the configuration file (kafka.client), for every client.
+_client_settings: KafkaConfig = {}
+
+
+def set_client_settings(settings: KafkaConfig) -> None:
+    """Once at start-up: e.g. security.protocol, sasl.*, ssl.* for every client made later."""
+    _client_settings.clear()
+    _client_settings.update(settings)
+
+
 def base_config(bootstrap_servers: str) -> KafkaConfig:
-    return {"bootstrap.servers": bootstrap_servers, "logger": _RDKAFKA_LOGGER}
+    return {**_client_settings, "bootstrap.servers": bootstrap_servers, "logger": _RDKAFKA_LOGGER}
 
 
 def transactional_producer_config(bootstrap_servers: str, transactional_id: str) -> KafkaConfig:
