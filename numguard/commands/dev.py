@@ -101,20 +101,24 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _start_simulator(workdir: Path, args: argparse.Namespace) -> tuple[int, str]:
-    log = (workdir / "simulator.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "numguard", "simulate", "--days", str(args.days),
-         "--numbers", str(args.numbers)],
-        stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-        start_new_session=True,  # outlives this command, as the broker does
-    )  # fmt: skip
-    assert process.stdout is not None
-    first = process.stdout.readline()  # "carrier simulator at http://127.0.0.1:PORT"
-    if not first.startswith("carrier simulator at "):
-        process.kill()
-        raise RuntimeError(f"the simulator did not start; see {workdir / 'simulator.log'}")
-    process.stdout.close()  # it prints nothing more that matters; its log has the rest
-    return process.pid, first.rsplit(" ", 1)[1].strip()
+    # Files, not pipes: the simulator outlives this command and must never write to a
+    # pipe nobody reads.
+    banner, log = workdir / "simulator.out", workdir / "simulator.log"
+    with banner.open("w") as out, log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "numguard", "simulate", "--days", str(args.days),
+             "--numbers", str(args.numbers)],
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command, as the broker does
+        )  # fmt: skip
+    deadline = time.monotonic() + SIMULATOR_START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        first = banner.read_text().partition("\n")[0]  # "carrier simulator at http://…"
+        if first.startswith("carrier simulator at "):
+            return process.pid, first.rsplit(" ", 1)[1].strip()
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the simulator did not start; see {log}")
 
 
 def _stop(pid: int | None, what: str) -> bool:
