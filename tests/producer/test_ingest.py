@@ -135,3 +135,44 @@ def test_a_report_interrupted_mid_way_resumes_and_publishes_each_row_exactly_onc
     assert (second.files, second.rows) == (1, 5)
     keys = sorted(m.key() for m in read_committed(kafka_bootstrap, topics.events))
     assert keys == sorted(f"+1202555{n:04d}".encode() for n in range(200, 211))
+
+
+def java_murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2, as the Java client computes it, written out independently."""
+    mask = 0xFFFFFFFF
+    seed, m, r = 0x9747B28C, 0x5BD1E995, 24
+    length = len(data)
+    h = (seed ^ length) & mask
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = length % 4
+    end = length - tail
+    if tail == 3:
+        h ^= data[end + 2] << 16
+    if tail >= 2:
+        h ^= data[end + 1] << 8
+    if tail >= 1:
+        h ^= data[end]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+
+def test_a_number_lands_in_the_partition_java_clients_would_pick(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    lines = [f"1202555{n:04d},DEACTIVATE,2024-03-10T00:00Z,1,V" for n in range(300, 340)]
+    ingest(kafka_bootstrap, topics, [write(tmp_path, "mcdn_deact_20240310.csv", lines)])
+    messages = read_committed(kafka_bootstrap, topics.events)
+    assert len(messages) == 40
+    partitions = {m.partition() for m in messages}
+    assert len(partitions) == 3  # the test topics have three partitions; all are used
+    for message in messages:
+        assert message.partition() == (java_murmur2(message.key()) & 0x7FFFFFFF) % 3
