@@ -87,6 +87,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a UUID in URL-safe base64. One that starts with "-" would
+    be read as an option by kafka-storage, so draw again."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: Linux sends it SIGTERM when its parent dies,
     so a killed test run leaves no broker behind."""
@@ -212,7 +221,7 @@ class LocalKafka:
         return config
 
     def _format(self, base: list[str], config: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
             capture_output=True,

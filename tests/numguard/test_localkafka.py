@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from numguard.localkafka.broker import BrokerStartError, LocalKafka, broker_answers
+from numguard.localkafka.broker import (
+    BrokerStartError,
+    LocalKafka,
+    broker_answers,
+    new_cluster_id,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -32,3 +37,10 @@ def test_a_port_given_and_taken_is_a_clear_error(tmp_path: Path) -> None:
         port = holder.getsockname()[1]
         with pytest.raises(BrokerStartError, match=f"port {port} is in use"):
             LocalKafka(tmp_path, port=port).start()
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    """kafka-storage would read such an id as an option (seen: 1 run in 64 failed)."""
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)
