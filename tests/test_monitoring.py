@@ -72,6 +72,13 @@ def prometheus_config(folder: Path, targets: dict[str, int]) -> Path:
     return config
 
 
+def answers(api: httpx.Client, path: str) -> bool | None:
+    try:
+        return api.get(path).is_success or None
+    except httpx.TransportError:
+        return None  # not listening yet
+
+
 def first_time(api: httpx.Client, query: str) -> float:
     """When `query` first had a sample, from Prometheus's stored history."""
     now = time.time()
@@ -135,7 +142,7 @@ def test_stale_source_alert_fires_when_the_carrier_stops_publishing(
                           f"--web.listen-address=127.0.0.1:{prometheus_port}"],
               env, tmp_path / "prometheus.log")  # fmt: skip
         with httpx.Client(base_url=f"http://127.0.0.1:{prometheus_port}", timeout=5) as api:
-            wait_for(lambda: api.get("/-/ready").is_success or None, "Prometheus to be ready")
+            wait_for(lambda: answers(api, "/-/ready"), "Prometheus to be ready")
 
             def scraped_fresh_report() -> bool | None:
                 found = api.get("/api/v1/query", params={
