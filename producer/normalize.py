@@ -80,3 +80,26 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
         raw_reason=code,
         ingested_at=ingested_at,
     )
+
+
+def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+    """A number on a day's Twilio list: deactivated at the start of that UTC day."""
+    text = row.fields["number"]
+    try:
+        mdn = normalize(text)
+    except InvalidNumber:
+        return Rejection(row, f"{mask(text)!r} is not a phone number")
+    effective_at = datetime.fromisoformat(row.fields["date"]).replace(tzinfo=UTC)
+    return StateChange(
+        event_id=event_id(row.source, row.report_id, f"{mdn}|{effective_at.isoformat()}"),
+        mdn=mdn,
+        event_type=EventType.DEACTIVATED,
+        effective_at=effective_at,
+        new_mdn=None,
+        carrier=None,
+        source=row.source,
+        report_id=row.report_id,
+        report_position=row.position,
+        raw_reason="DEACTIVATION",
+        ingested_at=ingested_at,
+    )

@@ -27,9 +27,11 @@ file published before is skipped unless --force is given (re-publishing is
 harmless downstream, as event ids are derived from the rows)."""
 
 EPILOG = f"""\
-formats:
-  convey   daily deactivation files mcdn_deact_YYYYMMDD.csv with the columns
+formats (chosen by --format, else by the file name):
+  convey   daily deactivation files mcdn_deact_YYYYMMDD.csv (*.csv) with the columns
            MDN, REASON_CODE, MODIFICATION_DATE, NEW_MDN, CARRIER_NAME
+  twilio   a day's list of deactivated numbers saved from Twilio's signed URL (*.txt),
+           one number per line; the name must hold the day: twilio_deactivations_YYYY-MM-DD.txt
 
 exit status:
   0  every file was published (or had been before)
@@ -46,7 +48,7 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "ingest",
-        help="publish local report files (Convey CSV)",
+        help="publish local report files (Convey CSV, Twilio lists)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from numguard import options
+from numguard import logs, options
 from numguard.config import Default
 from numguard.kafka.clients import base_config, transactional_producer_config
 from numguard.kafka.topics import ensure_topics
@@ -26,6 +26,7 @@ from producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from producer.sources.base import Source
 from producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
 from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from producer.sources.twilio import TwilioSource
 from schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ sources (give at least one):
   --convey-url TEMPLATE   Convey daily files over HTTP; TEMPLATE holds {{date:%Y%m%d}},
                           e.g. https://files.example/convey/mcdn_deact_{{date:%Y%m%d}}.csv
   --convey-dir DIR        Convey daily files dropped into DIR (SFTP-style)
+  --twilio-url BASE       Twilio-style Deactivations API; the account SID and auth
+                          token come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -70,7 +73,7 @@ examples:
       --interval 900 --metrics-port 9101
 
 {options.ENVIRONMENT_HELP}
-  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR  the Convey source, as the flags"""
+  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_TWILIO_URL  the sources, as the flags"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -87,6 +90,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     feeds.add_argument(
         "--convey-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_CONVEY_DIR"),
         help="Convey daily files dropped into DIR",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-url", metavar="BASE", default=os.environ.get("NUMGUARD_TWILIO_URL"),
+        help="Twilio-style Deactivations API, e.g. https://messaging.twilio.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-sid-env", metavar="NAME", default=Default("TWILIO_ACCOUNT_SID"),
+        help="environment variable holding the account SID (default TWILIO_ACCOUNT_SID)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-token-env", metavar="NAME", default=Default("TWILIO_AUTH_TOKEN"),
+        help="environment variable holding the auth token (default TWILIO_AUTH_TOKEN)",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -147,9 +162,24 @@ def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]
             raise options.UsageError(f"--convey-dir {args.convey_dir}: not a directory")
         folder = Path(args.convey_dir)
         sources.append(ConveyDirectorySource(folder, lookback_days=args.lookback_days, today=today))
+    if args.twilio_url:
+        sid, token = (_secret(args.twilio_sid_env), _secret(args.twilio_token_env))
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(TwilioSource(args.twilio_url, sid, token, client=client, policy=policy,
+                                    lookback_days=args.lookback_days, today=today))  # fmt: skip
     if not sources:
-        raise options.UsageError("no source configured: give --convey-url or --convey-dir")
+        raise options.UsageError(
+            "no source configured: give --convey-url, --convey-dir or --twilio-url"
+        )
     return sources
+
+
+def _secret(variable: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise options.UsageError(f"the environment variable {variable} is not set")
+    logs.redact(value)
+    return value
 
 
 def describe(outcome: PollOutcome) -> dict[str, object]:

@@ -95,10 +95,13 @@ def send(
     policy: RetryPolicy,
     describe_error: Callable[[httpx.Response], str] = lambda r: r.text[:200],
     pacer: Pacer | None = None,
+    refusals: frozenset[int] = AUTH_STATUS,
 ) -> Iterator[httpx.Response]:
     """Send with retries; yield the answer with its body unread (stream it or .read()).
 
-    Raises CredentialsRejected (401/403) or SourceUnavailable (retries used up).
+    Raises CredentialsRejected for a status in `refusals` (401/403; pass an empty set
+    where a 403 means something else, such as an expired signed link) or
+    SourceUnavailable (retries used up).
     """
     retrying = Retrying(
         retry=retry_if_exception_type((_RetryableAnswer, httpx.TransportError)),
@@ -119,7 +122,7 @@ def send(
             f"{source}: {type(error).__name__} after {policy.attempts} attempts: {error}"
         ) from None
     try:
-        if response.status_code in AUTH_STATUS:
+        if response.status_code in refusals:
             response.read()
             raise CredentialsRejected(
                 f"{source}: the credentials were refused (HTTP {response.status_code}): "

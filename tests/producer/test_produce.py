@@ -221,3 +221,30 @@ def test_a_producer_killed_mid_report_publishes_each_row_exactly_once_after_rest
     assert len(numbers) == rows
     marks = read_checkpoints(base_config(kafka_bootstrap), topics.checkpoints)
     assert [(c.done, c.rows) for c in marks.values()] == [(True, rows)]
+
+
+def test_twilio_lists_are_published_and_refused_credentials_stop_the_source(
+    kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    from numguard.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
+
+    data = GeneratedDataset(seed=9, numbers=300, days=2)  # its last day is yesterday
+    base = {
+        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": topics.events,
+        "TWILIO_ACCOUNT_SID": DEV_TWILIO_ACCOUNT_SID,
+    }  # fmt: skip
+    with CarrierSimulator(data) as sim:
+        args = ["--once", "--twilio-url", sim.base_url, "--lookback-days", "2"]
+        refused = produce({**base, "TWILIO_AUTH_TOKEN": "expired-token-123"}, *args)
+        assert refused.returncode == 1
+        assert "twilio: the credentials were refused (HTTP 401)" in refused.stderr
+        assert "expired-token-123" not in refused.stderr + refused.stdout
+        assert len(sim.requests("/v1/Deactivations")) == 1  # no retry storm
+
+        done = produce({**base, "TWILIO_AUTH_TOKEN": DEV_TWILIO_AUTH_TOKEN}, *args)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["reports"] == 2
+    expected = Counter(
+        "+" + n.lstrip("+") for day in data.dates() for n in data.twilio_numbers(day) or []
+    )
+    assert published_numbers(kafka_bootstrap, topics) == expected
