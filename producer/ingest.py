@@ -12,7 +12,7 @@ from typing import TextIO
 from producer import normalize
 from producer.checkpoints import Checkpoint
 from producer.publish import ReportPublisher
-from producer.sources import convey, twilio
+from producer.sources import convey, infobip, twilio
 from producer.sources.base import Rejection, SourceRow, UnreadableReport
 from schemas.events import StateChange
 
@@ -35,6 +35,12 @@ FILE_FORMATS: dict[str, FileFormat] = {
         lambda path: bool(convey.FILE_NAME.fullmatch(path.name)) or path.suffix.lower() == ".csv",
         convey.read_rows,
         normalize.convey_row,
+    ),
+    "infobip": FileFormat(
+        "infobip",
+        lambda path: path.suffix.lower() == ".json",
+        infobip.read_records_file,
+        normalize.infobip_item,
     ),
     "twilio": FileFormat(
         "twilio",

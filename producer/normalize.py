@@ -103,3 +103,57 @@ def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejectio
         raw_reason="DEACTIVATION",
         ingested_at=ingested_at,
     )
+
+
+INFOBIP_TYPES = {
+    "DEACTIVATION": EventType.DEACTIVATED,
+    "SUSPENSION": EventType.SUSPENDED,
+    "REACTIVATION": EventType.REACTIVATED,
+    # Activated again after a deactivation: a new owner, whose consent is still to come.
+    "ACTIVATION": EventType.ACTIVATED,
+}
+
+
+def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+    fields = row.fields
+    if "_item" in fields:
+        return Rejection(row, "a record that is not a JSON object")
+    kind = fields.get("type", "")
+    event_type = INFOBIP_TYPES.get(kind.upper())
+    if event_type is None:
+        return Rejection(row, f"unknown type {kind!r} (known: {', '.join(INFOBIP_TYPES)})")
+    try:
+        mdn = normalize(fields.get("destination", ""))
+    except InvalidNumber:
+        return Rejection(
+            row, f"destination {mask(fields.get('destination', ''))!r} is not a number"
+        )
+    try:
+        effective_at = parse_time(fields.get("date", ""))
+    except ValueError:
+        return Rejection(row, f"date {fields.get('date', '')!r} is not an ISO 8601 time")
+    new_mdn = None
+    if fields.get("newDestination"):
+        try:
+            new_mdn = normalize(fields["newDestination"])
+        except InvalidNumber:
+            return Rejection(
+                row, f"newDestination {mask(fields['newDestination'])!r} is not a number"
+            )
+        if event_type is EventType.DEACTIVATED:
+            event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
+    carrier = fields.get("networkName") or None
+    content = f"{mdn}|{kind}|{effective_at.isoformat()}|{new_mdn}"
+    return StateChange(
+        event_id=event_id(row.source, row.report_id, content),
+        mdn=mdn,
+        event_type=event_type,
+        effective_at=effective_at,
+        new_mdn=new_mdn,
+        carrier=carrier,
+        source=row.source,
+        report_id=row.report_id,
+        report_position=row.position,
+        raw_reason=kind,
+        ingested_at=ingested_at,
+    )

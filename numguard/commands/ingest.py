@@ -30,6 +30,8 @@ EPILOG = f"""\
 formats (chosen by --format, else by the file name):
   convey   daily deactivation files mcdn_deact_YYYYMMDD.csv (*.csv) with the columns
            MDN, REASON_CODE, MODIFICATION_DATE, NEW_MDN, CARRIER_NAME
+  infobip  a report's records saved from Infobip's records API (*.json):
+           {{"results": [{{"date", "destination", "type", "newDestination"}}, ...]}}
   twilio   a day's list of deactivated numbers saved from Twilio's signed URL (*.txt),
            one number per line; the name must hold the day: twilio_deactivations_YYYY-MM-DD.txt
 
@@ -48,7 +50,7 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "ingest",
-        help="publish local report files (Convey CSV, Twilio lists)",
+        help="publish local report files (Convey CSV, Infobip JSON, Twilio lists)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

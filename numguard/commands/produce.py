@@ -26,6 +26,7 @@ from producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from producer.sources.base import Source
 from producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
 from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from producer.sources.infobip import InfobipSource
 from producer.sources.twilio import TwilioSource
 from schemas.codec import EventCodec
 
@@ -58,6 +59,8 @@ sources (give at least one):
   --convey-url TEMPLATE   Convey daily files over HTTP; TEMPLATE holds {{date:%Y%m%d}},
                           e.g. https://files.example/convey/mcdn_deact_{{date:%Y%m%d}}.csv
   --convey-dir DIR        Convey daily files dropped into DIR (SFTP-style)
+  --infobip-url BASE      Infobip Number Activation State API; the key comes from
+                          INFOBIP_API_KEY; paced at one request a second
   --twilio-url BASE       Twilio-style Deactivations API; the account SID and auth
                           token come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
 
@@ -73,7 +76,8 @@ examples:
       --interval 900 --metrics-port 9101
 
 {options.ENVIRONMENT_HELP}
-  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_TWILIO_URL  the sources, as the flags"""
+  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL
+                               the sources, as the flags"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,6 +94,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     feeds.add_argument(
         "--convey-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_CONVEY_DIR"),
         help="Convey daily files dropped into DIR",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--infobip-url", metavar="BASE", default=os.environ.get("NUMGUARD_INFOBIP_URL"),
+        help="Infobip Number Activation State API, e.g. https://xxxxx.api.infobip.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--infobip-key-env", metavar="NAME", default=Default("INFOBIP_API_KEY"),
+        help="environment variable holding the Infobip API key (default INFOBIP_API_KEY)",
     )  # fmt: skip
     feeds.add_argument(
         "--twilio-url", metavar="BASE", default=os.environ.get("NUMGUARD_TWILIO_URL"),
@@ -162,6 +174,13 @@ def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]
             raise options.UsageError(f"--convey-dir {args.convey_dir}: not a directory")
         folder = Path(args.convey_dir)
         sources.append(ConveyDirectorySource(folder, lookback_days=args.lookback_days, today=today))
+    if args.infobip_url:
+        key = _secret(args.infobip_key_env)
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(InfobipSource(
+            args.infobip_url, key, client=client, policy=policy, lookback_days=args.lookback_days,
+            today=today, now=lambda: datetime.now(UTC),
+        ))  # fmt: skip
     if args.twilio_url:
         sid, token = (_secret(args.twilio_sid_env), _secret(args.twilio_token_env))
         client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
@@ -169,7 +188,7 @@ def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]
                                     lookback_days=args.lookback_days, today=today))  # fmt: skip
     if not sources:
         raise options.UsageError(
-            "no source configured: give --convey-url, --convey-dir or --twilio-url"
+            "no source configured: give --convey-url, --convey-dir, --infobip-url or --twilio-url"
         )
     return sources
 

@@ -248,3 +248,31 @@ def test_twilio_lists_are_published_and_refused_credentials_stop_the_source(
         "+" + n.lstrip("+") for day in data.dates() for n in data.twilio_numbers(day) or []
     )
     assert published_numbers(kafka_bootstrap, topics) == expected
+
+
+def test_infobip_reports_are_published_once_each_at_its_pace(
+    kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    from numguard.simulator.server import Credentials
+
+    data = GeneratedDataset(seed=13, numbers=300, days=2)
+    env = {
+        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": topics.events,
+        "INFOBIP_API_KEY": "infobip-key-for-produce-test",
+    }  # fmt: skip
+    credentials = Credentials(infobip_api_key="infobip-key-for-produce-test")
+    with CarrierSimulator(data, credentials=credentials, infobip_min_interval=1.0) as sim:
+        args = ["--once", "--infobip-url", sim.base_url, "--lookback-days", "3"]
+        first = produce(env, *args)
+        again = produce(env, *args)
+        throttled = [r for r in sim.requests("/number-activation-state/*") if r.status == 429]
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["reports"] == len(data.infobip_reports())
+    assert json.loads(again.stdout).get("reports", 0) == 0  # published before: nothing twice
+    assert throttled == []  # paced at Infobip's one request a second
+    expected: Counter[str] = Counter()
+    for report in data.infobip_reports():
+        count = data.infobip_record_count(report.report_id)
+        for record in data.infobip_records(report.report_id, 0, count):
+            expected["+" + record["destination"]] += 1
+    assert published_numbers(kafka_bootstrap, topics) == expected
