@@ -52,6 +52,10 @@ class PollOutcome:
     error: str | None = None
     credentials_rejected: bool = False
 
+    def as_json(self) -> dict[str, object]:
+        """What a person reads: the fields that say something."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [], False)}
+
     @property
     def failed(self) -> bool:
         return self.error is not None or bool(self.unreadable)

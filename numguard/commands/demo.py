@@ -6,10 +6,16 @@ import argparse
 import json
 import socket
 import tempfile
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from consumer.store import open_store
+import httpx
+from prometheus_client import start_http_server
+
+from consumer.metrics import StoreConsumerMetrics
+from consumer.store import SqlStore, open_store
 from consumer.store.rules import decide
 from consumer.store_consumer import StoreConsumer
 from numguard.kafka.clients import (
@@ -19,56 +25,60 @@ from numguard.kafka.clients import (
     transactional_producer_config,
 )
 from numguard.kafka.topics import TopicNames, ensure_topics
-from numguard.localkafka.broker import LocalKafka
+from numguard.localkafka.broker import LocalKafka, free_port
 from numguard.localkafka.jars import kafka_version
 from numguard.options import DEFAULT_TOPIC
+from numguard.signals import stop_on_signals
+from numguard.simulator import CarrierSimulator, GeneratedDataset
+from numguard.simulator.feeds import Feed, Kind
+from numguard.simulator.server import (
+    DEV_INFOBIP_API_KEY,
+    DEV_TWILIO_ACCOUNT_SID,
+    DEV_TWILIO_AUTH_TOKEN,
+)
 from producer.checkpoints import read_checkpoints
-from producer.ingest import ingest_files
+from producer.metrics import ProducerMetrics
+from producer.poller import Poller, PollOutcome
 from producer.publish import ReportPublisher
+from producer.sources.base import Source
+from producer.sources.convey import ConveyHttpSource
+from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from producer.sources.infobip import InfobipSource
+from producer.sources.twilio import TwilioSource
 from schemas.codec import EventCodec
 
 DESCRIPTION = """\
-Run the whole flow once on an embedded default and show the result:
+Run the whole flow once on an embedded default and show what happened:
 
   1. start a local Apache Kafka broker (KRaft, loopback only; the first run
      fetches the pinned jars from Maven Central with Maven and caches them)
-  2. write three days of sample Convey files (mcdn_deact_YYYYMMDD.csv),
-     one of them with a bad row
-  3. ingest them, exactly once, onto the events topic
+  2. start the carrier simulator with a few days of generated reports on its
+     Infobip, Convey and Twilio endpoints
+  3. poll the three feeds, publishing every report exactly once (Infobip is
+     paced at about one request a second, as the real API requires)
   4. consume the topic into a SQLite suppression store until caught up
-  5. check each sample number for a consent given on 2024-01-01
-  6. stop the broker
+  5. show the store: numbers blocked and held, and a few decisions
+  6. stop everything it started
 
-Nothing outside --workdir is touched."""
+Metrics are served at the URL printed while it runs (--hold keeps it all up
+until Ctrl-C). Nothing outside --workdir is touched."""
 
-CONSENT = "2024-01-01T00:00:00Z"
-_HEADER = "MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n"
-SAMPLE_FILES = {
-    "mcdn_deact_20240304.csv": (
-        "12025550101,DEACTIVATE,2024-03-04T00:00Z,1,Verizon Wireless\n"
-        "12025550102,SUSPEND,2024-03-04T00:00Z,1,Verizon Wireless\n"
-        "12025550103,SUSPEND,2024-03-04T00:00Z,1,Verizon Wireless\n"
-    ),
-    "mcdn_deact_20240305.csv": (
-        "12025550103,REACTIVATE,2024-03-05T00:00Z,1,Verizon Wireless\n"
-        "12025550104,CHANGE_MDN,2024-03-05T00:00Z,12025550199,T-Mobile\n"
-        "1234,DEACTIVATE,2024-03-05T00:00Z,1,Cingular\n"
-    ),
-    "mcdn_deact_20240306.csv": "12025550105,DEACTIVATE,2024-03-06T00:00Z,1,Cingular\n",
-}
-SAMPLE_NUMBERS = [f"+1202555010{i}" for i in range(1, 7)]
+CONSENT_DAYS_BEFORE = 30
+# A kind of change, and the decision that shows it best (a suspension may since be lifted).
+SAMPLES = {Kind.DEACTIVATE: "block", Kind.SUSPEND: "hold", Kind.CHANGE_NUMBER: "block"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "demo",
-        help="run the whole flow on a local Kafka with sample data",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "demo", help="run the whole flow on a local Kafka with simulated carriers",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument(
-        "--workdir", type=Path, help="where the broker, files and store live (default: a temp dir)"
+        "--workdir", type=Path, help="where the broker and store live (default: a temp dir)"
     )
+    parser.add_argument("--days", type=int, default=3, help="simulated days of reports (default 3)")
+    parser.add_argument("--numbers", type=int, default=300, help="simulated changes (default 300)")
+    parser.add_argument("--hold", action="store_true", help="keep everything up until Ctrl-C")
     parser.set_defaults(handler=run)
 
 
@@ -77,67 +87,105 @@ def step(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workdir is None:
-        with tempfile.TemporaryDirectory(prefix="numguard-demo-") as scratch:
-            return run_in(Path(scratch))
-    return run_in(args.workdir)
-
-
-def run_in(workdir: Path) -> int:
-    reports = workdir / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, rows in SAMPLE_FILES.items():
-        (reports / name).write_text(_HEADER + rows)
-        paths.append(reports / name)
-    step(f"starting Apache Kafka {kafka_version()} on loopback (first run fetches its jars)")
-    with LocalKafka(workdir / "kafka") as kafka:
-        bootstrap = kafka.bootstrap_servers
-        print(f"    broker at {bootstrap}, log {kafka.log_file}")
-        names = TopicNames.for_events_topic(DEFAULT_TOPIC)
-        ensure_topics(base_config(bootstrap), names)
-        codec = EventCodec()
-
-        step(f"ingesting {len(paths)} sample Convey files")
-        publisher = ReportPublisher(
-            transactional_producer_config(bootstrap, f"numguard-demo-{socket.gethostname()}"),
-            names,
-            codec,
-        )
-        try:
-            ingested = ingest_files(
-                paths, publisher, read_checkpoints(base_config(bootstrap), names.checkpoints)
-            )
-        finally:
-            publisher.close()
-        print(f"    {json.dumps(ingested.as_json())}")
-
-        store_url = f"sqlite:///{workdir / 'store.sqlite3'}"
-        step(f"consuming into {store_url}")
-        store = open_store(store_url)
-        try:
-            consumed = StoreConsumer(
-                consumer_config(bootstrap, "numguard-demo-store"),
-                idempotent_producer_config(bootstrap),
-                names,
-                store,
-                codec,
-            ).run(until_idle=True)
-            print(f"    {json.dumps(consumed.as_json())}")
-
-            step(f"checking the sample numbers, consent given {CONSENT}")
-            consent = datetime(2024, 1, 1, tzinfo=UTC)
-            counts: dict[str, int] = {}
-            for mdn in SAMPLE_NUMBERS:
-                answer = decide(mdn, store.state(mdn), consent).as_json()
-                counts[answer["decision"]] = counts.get(answer["decision"], 0) + 1
-                print(f"    {json.dumps(answer)}")
-        finally:
-            store.close()
-        step("stopping the broker")
-    print(
-        f"done: {ingested.accepted} events published, {ingested.rejected} bad row(s) "
-        f"dead-lettered to {names.dead_letter}; decisions "
-        + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-    )
+    with ExitStack() as stack:
+        workdir = args.workdir or Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="numguard-demo-")
+        ))  # fmt: skip
+        return run_in(workdir, args, stack)
     return 0
+
+
+def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
+    policy = RetryPolicy(attempts=3, initial_seconds=0.2)
+
+    def today() -> date:
+        return datetime.now(UTC).date()
+
+    def client() -> httpx.Client:
+        return httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+
+    base = simulator.base_url
+    return [
+        ConveyHttpSource(f"{base}/convey/mcdn_deact_{{date:%Y%m%d}}.csv", client=client(),
+                         policy=policy, lookback_days=days, today=today),
+        InfobipSource(base, DEV_INFOBIP_API_KEY, client=client(), policy=policy,
+                      lookback_days=days, today=today, now=lambda: datetime.now(UTC)),
+        TwilioSource(base, DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN, client=client(),
+                     policy=policy, lookback_days=days, today=today),
+    ]  # fmt: skip
+
+
+@contextmanager
+def publishing(bootstrap: str, names: TopicNames) -> Iterator[Poller]:
+    publisher = ReportPublisher(
+        transactional_producer_config(bootstrap, f"numguard-demo-{socket.gethostname()}"),
+        names, EventCodec(),
+    )  # fmt: skip
+    try:
+        yield Poller(publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
+                     ProducerMetrics())  # fmt: skip
+    finally:
+        publisher.close()
+
+
+def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
+    step(f"starting Apache Kafka {kafka_version()} on loopback (the first run fetches its jars)")
+    kafka = stack.enter_context(LocalKafka(workdir / "kafka"))
+    print(f"    broker at {kafka.bootstrap_servers}, log {kafka.log_file}")
+    metrics_port = free_port()
+    start_http_server(metrics_port, addr="127.0.0.1")
+    names = TopicNames.for_events_topic(DEFAULT_TOPIC)
+    ensure_topics(base_config(kafka.bootstrap_servers), names)
+
+    data = GeneratedDataset(seed=1, numbers=args.numbers, days=args.days)
+    simulator = stack.enter_context(CarrierSimulator(data))
+    step(f"carrier simulator at {simulator.base_url}: {args.numbers} changes over "
+         f"{args.days} days ({data.dates()[0]} to {data.last_date})")  # fmt: skip
+
+    step("polling the Infobip, Convey and Twilio feeds")
+    outcomes: list[PollOutcome] = []
+    with publishing(kafka.bootstrap_servers, names) as poller:
+        for source in sources_for(simulator, args.days):
+            outcomes.append(poller.poll(source))
+            print(f"    {json.dumps(outcomes[-1].as_json())}", flush=True)
+            source.close()
+
+    store_url = f"sqlite:///{workdir / 'store.sqlite3'}"
+    step(f"consuming into {store_url}")
+    store = open_store(store_url)
+    stack.callback(store.close)
+    consumed = StoreConsumer(
+        consumer_config(kafka.bootstrap_servers, "numguard-demo-store"),
+        idempotent_producer_config(kafka.bootstrap_servers), names, store, EventCodec(),
+        metrics=StoreConsumerMetrics(),
+    ).run(until_idle=True)  # fmt: skip
+    print(f"    {json.dumps(consumed.as_json())}")
+
+    states = store.numbers_by_state()
+    step(f"the store: {states['deactivated']} numbers blocked (deactivated), "
+         f"{states['suspended']} held (suspended), {states['active']} active")  # fmt: skip
+    show_samples(store, data)
+
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    reports = sum(o.reports for o in outcomes)
+    print(
+        f"done: {reports} reports polled, {sum(o.accepted for o in outcomes)} events published, "
+        f"{sum(o.rejected for o in outcomes)} rows rejected; {states['deactivated']} numbers "
+        f"blocked, {states['suspended']} held; metrics at {metrics_url}"
+    )
+    if args.hold:
+        print("holding: Ctrl-C stops the broker, the simulator and the metrics", flush=True)
+        stop_on_signals().wait()
+    return 0 if not any(o.failed for o in outcomes) else 1
+
+
+def show_samples(store: SqlStore, data: GeneratedDataset) -> None:
+    """One decision per kind of change, for a consent given a month before it."""
+    for kind, wanted in SAMPLES.items():
+        changes = (c for day in data.dates() for c in data.changes(Feed.CONVEY, day))
+        for change in (c for c in changes if c.kind is kind):
+            consent = change.at - timedelta(days=CONSENT_DAYS_BEFORE)
+            answer = decide(change.mdn, store.state(change.mdn), consent).as_json()
+            if answer["decision"] == wanted:
+                print(f"    {kind.value.lower()}, consent {consent:%Y-%m-%d}: {json.dumps(answer)}")
+                break

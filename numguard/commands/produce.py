@@ -21,7 +21,7 @@ from numguard.metrics import add_metrics_options, serve_metrics
 from numguard.signals import stop_on_signals
 from producer.checkpoints import read_checkpoints
 from producer.metrics import ProducerMetrics
-from producer.poller import Poller, PollOutcome
+from producer.poller import Poller
 from producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from producer.sources.base import Source
 from producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
@@ -201,10 +201,6 @@ def _secret(variable: str) -> str:
     return value
 
 
-def describe(outcome: PollOutcome) -> dict[str, object]:
-    return {k: v for k, v in outcome.__dict__.items() if v not in (None, [], False)}
-
-
 def run(args: argparse.Namespace) -> int:
     policy = RetryPolicy(attempts=args.retry_attempts, initial_seconds=args.retry_initial_seconds)
     sources = build_sources(args, policy)
@@ -243,7 +239,7 @@ def poll_until_stopped(
         failed = False
         for source in list(active):
             outcome = poller.poll(source)
-            print(json.dumps(describe(outcome)), flush=True)
+            print(json.dumps(outcome.as_json()), flush=True)
             failed |= outcome.failed
             if outcome.credentials_rejected:
                 log.error("%s: stopped until the credentials are fixed and numguard restarts",
