@@ -29,6 +29,7 @@ from numguard.commands import (
 from numguard.commands import (
     config as config_command,
 )
+from numguard.commands.crm import register_dlq
 from numguard.kafka.clients import set_client_settings
 from numguard.options import UsageError
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                config_command, demo)  # fmt: skip
     for module in modules:
         module.register(commands)
+    register_dlq(commands)
     return parser
 
 

@@ -41,13 +41,18 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], str | None]] = {
     "produce.metrics_port": (int, "metrics_port"),
     "consume_store.group": (str, "group"),
     "consume_store.metrics_port": (int, "metrics_port"),
+    "consume_crm.metrics_port": (int, "metrics_port"),
     "serve.port": (int, "port"),
     "serve.token_env": (str, "token_env"),
     "crm.config": (str, "crm_config"),
 }
 # Settings whose command-line attribute is shared: the file key that applies per command.
 _PER_COMMAND = {
-    "metrics_port": {"produce": "produce.metrics_port", "consume": "consume_store.metrics_port"},
+    "metrics_port": {
+        "produce": "produce.metrics_port",
+        "consume store": "consume_store.metrics_port",
+        "consume crm": "consume_crm.metrics_port",
+    },
 }
 
 
@@ -146,7 +151,8 @@ def apply(document: dict[str, Any], args: argparse.Namespace) -> None:
         if attribute is None or not (current is None or isinstance(current, Default)):
             continue
         per_command = _PER_COMMAND.get(attribute, {})
-        if per_command and path != per_command.get(getattr(args, "command", "")):
+        command = f"{getattr(args, 'command', '')} {getattr(args, 'consumer', '')}".strip()
+        if per_command and path != per_command.get(command):
             continue
         if (value := lookup(document, path)) is not None:
             setattr(args, attribute, value)

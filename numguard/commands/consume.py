@@ -11,6 +11,7 @@ from consumer.metrics import StoreConsumerMetrics
 from consumer.store import open_store
 from consumer.store_consumer import DEFAULT_BATCH_SIZE, DEFAULT_GROUP, StoreConsumer
 from numguard import options
+from numguard.commands.crm import register_consume_crm
 from numguard.config import Default
 from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.kafka.topics import ensure_topics
@@ -85,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     options.add_kafka_options(store)
     options.add_store_option(store)
     add_metrics_options(store)
+    register_consume_crm(which)
     store.set_defaults(handler=run_store)
 
 

@@ -1,0 +1,249 @@
+"""`numguard consume crm`: every state change to every subscribed CRM, in order per number.
+
+One asyncio loop runs everything: it polls Kafka without blocking (so poll() is
+called every few milliseconds whatever the endpoints do, and max.poll.interval.ms
+is never exceeded), hands each event to a FIFO per (endpoint, number), and
+commits, per partition, only up to the first event not yet delivered to every
+endpoint or durably dead-lettered (consumer/crm/progress.py). A partition whose
+backlog reaches max_pending_per_partition is paused, not the loop: the others
+keep flowing, and it is resumed once the backlog is down to half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from consumer.crm.cloudevents import to_cloudevent
+from consumer.crm.config import CrmConfig
+from consumer.crm.deadletter import (
+    DeadLetterWriter,
+    crm_dead_letter_topic,
+    failed_delivery,
+    undecodable,
+)
+from consumer.crm.delivery import EndpointClient
+from consumer.crm.flow import FlowControl, NotifierSummary, Partition, Waiting
+from consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
+from consumer.crm.ordering import KeyedSerialExecutor
+from consumer.crm.progress import Origin, PartitionProgress, published_at
+from numguard.kafka.clients import KafkaConfig
+from numguard.kafka.topics import TopicNames
+from numguard.phone import mask
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.events import EventType
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "numguard-crm"
+BATCH_SIZE = 500
+IDLE_SLEEP_SECONDS = 0.05
+FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+class CrmNotifier:
+    def __init__(
+        self,
+        consumer_config: KafkaConfig,
+        dlq_producer_config: KafkaConfig,
+        names: TopicNames,
+        config: CrmConfig,
+        codec: EventCodec,
+        metrics: CrmMetrics | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self._consumer = Consumer(consumer_config)
+        self._dlq = DeadLetterWriter(dlq_producer_config, crm_dead_letter_topic(names.events))
+        self._topic = names.events
+        self._config = config
+        self._codec = codec
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._executor = KeyedSerialExecutor()
+        self._clients: dict[str, EndpointClient] = {}
+        self._tickets = itertools.count()
+        self._stopping = False
+        self.summary = NotifierSummary()
+        self.flow = FlowControl(
+            self._consumer, config.notifier.max_pending_per_partition, self.summary, metrics
+        )
+
+    def run(
+        self, *, until_idle: bool = False, stop: threading.Event | None = None
+    ) -> NotifierSummary:
+        """Deliver until `stop` is set (with until_idle: until caught up and all delivered)."""
+        asyncio.run(self._run(until_idle, stop or threading.Event()))
+        return self.summary
+
+    async def _run(self, until_idle: bool, stop: threading.Event) -> None:
+        self._clients = {e.name: EndpointClient(e, self._metrics) for e in self._config.endpoints}
+        self.flow.waiting = Waiting(list(self._clients), self._metrics)
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )  # fmt: skip
+        try:
+            while not stop.is_set():
+                taken = self._step()
+                if not taken and until_idle and self.flow.idle():
+                    log.info("caught up: every event delivered or dead-lettered")
+                    return
+                # While messages flow, only yield to the deliveries; else wait a little.
+                await asyncio.sleep(0 if taken else IDLE_SLEEP_SECONDS)
+            await self._drain()
+        finally:
+            await self._close()
+
+    def _step(self) -> int:
+        """One turn of the loop: poll, hand out, pause/resume, commit. Never blocks."""
+        if self._executor.failure is not None:
+            raise self._executor.failure
+        messages = self._consumer.consume(self._batch_size, 0)
+        for message in messages:
+            self._handle(message)
+        self._dlq.poll()
+        self.flow.pause_or_resume(stopping=self._stopping)
+        self.flow.commit(asynchronous=True)
+        self.flow.report(self._clients)
+        return len(messages)
+
+    def _handle(self, message: Message) -> None:
+        partition = (message.topic(), message.partition())
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self.flow.at_end.add(partition)
+            elif error.fatal():
+                raise KafkaException(error)
+            else:
+                log.warning("consumer: %s", error)
+            return
+        progress = self.flow.progress.get(partition)
+        if progress is None or self._stopping:
+            return  # not taken, so never committed: read again by whoever owns it next
+        self.flow.at_end.discard(partition)
+        offset = message.offset()
+        try:
+            change = self._codec.decode(message.value())
+            if change.event_type is EventType.UNKNOWN:
+                raise UndecodableEvent("event type unknown to this version of numguard")
+            if message.key() != change.mdn.encode():
+                raise UndecodableEvent("message key is not the event's number")
+        except UndecodableEvent as poison:
+            if progress.take(offset, 1):
+                self.summary.consumed += 1
+                self._poison(message, progress, str(poison))
+            return
+        wanted = [c for c in self._clients.values() if c.endpoint.wants(change.event_type)]
+        if not progress.take(offset, len(wanted)):
+            return
+        self.summary.consumed += 1
+        self.summary.unwanted += not wanted
+        event = to_cloudevent(change)
+        published = published_at(message)
+        for client in wanted:
+            name = client.endpoint.name
+            ticket = next(self._tickets)
+            self.flow.waiting.add(name, ticket, partition, published)
+            origin = Origin(progress, partition, offset, message.key(), name, ticket)
+            self._executor.submit(
+                (partition, name, change.mdn), lambda c=client, o=origin: self._deliver(c, event, o)
+            )
+
+    async def _deliver(self, client: EndpointClient, event: dict, origin: Origin) -> None:
+        outcome = await client.deliver(event)
+        if outcome.delivered:
+            self.summary.delivered += 1
+            self._complete(origin)
+            return
+        log.error(
+            "%s: %s for %s (%s[%d]@%d) after %d attempt(s): %s; dead-lettering",
+            origin.endpoint, outcome.outcome, mask(str(event["subject"])), *origin.partition,
+            origin.offset, outcome.attempts, outcome.last_error,
+        )  # fmt: skip
+        letter = failed_delivery(outcome, origin.endpoint, event, *origin.partition, origin.offset)
+        self._dlq.write(letter, origin.key, lambda: self._dead_lettered(origin))
+
+    def _poison(self, message: Message, progress: PartitionProgress, reason: str) -> None:
+        partition = (message.topic(), message.partition())
+        log.error("dead-lettering %s[%d]@%d: %s", *partition, message.offset(), reason)
+        origin = Origin(progress, partition, message.offset(), message.key(), NO_ENDPOINT, -1)
+        letter = undecodable(message, reason)
+        self._dlq.write(letter, message.key(), lambda: self._dead_lettered(origin))
+
+    def _dead_lettered(self, origin: Origin) -> None:
+        """The dead letter is on the broker: the delivery counts as done."""
+        self.summary.dead_lettered += 1
+        if self._metrics is not None:
+            self._metrics.dead_lettered.labels(origin.endpoint).inc()
+        self._complete(origin)
+
+    def _complete(self, origin: Origin) -> None:
+        origin.progress.complete(origin.offset)
+        self.flow.waiting.remove(origin.endpoint, origin.ticket)
+
+    async def _drain(self) -> None:
+        """After SIGTERM: fetch nothing more; let in-flight deliveries finish, within the
+        grace time, while still polling so the group keeps this member."""
+        self._stopping = True
+        grace = self._config.notifier.shutdown_grace_seconds
+        log.info("stopping: up to %gs for %d delivery(ies) in flight", grace, self.flow.pending())
+        self.flow.pause_all()
+        deadline = time.monotonic() + grace
+        while self.flow.pending() and time.monotonic() < deadline:
+            self._step()
+            await asyncio.sleep(IDLE_SLEEP_SECONDS)
+
+    async def _close(self) -> None:
+        """Abandon what is unfinished (uncommitted, so it is sent again), commit the rest."""
+        self._stopping = True
+        tasks = self._executor.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT_SECONDS)
+        try:
+            self._dlq.flush(FLUSH_TIMEOUT_SECONDS)  # completes the dead-lettered offsets
+        finally:
+            self.flow.commit(asynchronous=False, force=True)
+            abandoned = self.flow.pending()
+            if abandoned:
+                log.warning("%d event(s) not delivered everywhere: left uncommitted, they will "
+                            "be sent again", abandoned)  # fmt: skip
+            self.summary.abandoned += abandoned
+            # Nothing left for the revocation that close() triggers to commit or count.
+            self.flow.revoked(set(self.flow.progress))
+            self._consumer.close()
+            for client in self._clients.values():
+                await client.aclose()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        self.flow.assigned(partitions)
+        consumer.assign(partitions)
+        self.summary.assignments += 1
+        log.info("assigned partitions %s", sorted(p.partition for p in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self.flow.commit(asynchronous=False, force=True, only=gone)
+        self._forget(gone)
+        consumer.unassign()
+
+    def _on_lost(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        # Another member may own them already: committing now could overwrite its progress.
+        self._forget({(p.topic, p.partition) for p in partitions})
+        consumer.unassign()
+
+    def _forget(self, gone: set[Partition]) -> None:
+        """Drop revoked partitions: their unfinished deliveries are abandoned uncommitted."""
+        pending = sum(self.flow.progress[p].pending for p in gone if p in self.flow.progress)
+        self.summary.abandoned += pending
+        self._executor.cancel(lambda key: key[0] in gone)  # type: ignore[index]
+        self.flow.revoked(gone)
+        log.info("revoked partitions %s (%d event(s) unfinished)", sorted(p for _, p in gone),
+                 pending)  # fmt: skip

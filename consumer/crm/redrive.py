@@ -1,0 +1,161 @@
+"""`numguard dlq redrive --endpoint NAME`: send one endpoint's dead-lettered events again.
+
+The dead-letter topic is read in order, from where the last redrive for that
+endpoint stopped: progress is the committed offset of the consumer group
+numguard-crm-redrive.<NAME> on <topic>.crm.dlq, committed after each record is
+delivered or dead-lettered again. So a second redrive sends nothing twice, and
+an interrupted one continues where it stopped (at worst resending the record in
+hand). A record that fails again is appended to the topic as a new dead letter
+(with redriven_from_offset), for a later redrive: the topic stays the one list
+of what is still undelivered. A redrive reads only up to the end it found on
+start, so it never chases its own new dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from consumer.crm.config import Endpoint
+from consumer.crm.deadletter import CrmDeadLetter, DeadLetterWriter
+from consumer.crm.delivery import EndpointClient
+from consumer.crm.metrics import CrmMetrics
+from numguard.kafka.clients import KafkaConfig
+from numguard.phone import mask
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "numguard-crm-redrive"
+POLL_SECONDS = 1.0
+METADATA_TIMEOUT_SECONDS = 30.0
+FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+def redrive_group(endpoint: str) -> str:
+    return f"{GROUP_PREFIX}.{endpoint}"
+
+
+@dataclass
+class RedriveSummary:
+    endpoint: str
+    read: int = 0  # dead letters read (every endpoint's)
+    matched: int = 0  # of them, this endpoint's
+    delivered: int = 0
+    dead_lettered_again: int = 0
+    not_redrivable: int = 0  # this endpoint's records without an event, or unreadable
+
+    def as_json(self) -> dict[str, int | str]:
+        return dict(self.__dict__)
+
+
+class Redriver:
+    def __init__(
+        self,
+        consumer_config: KafkaConfig,
+        producer_config: KafkaConfig,
+        dead_letter_topic: str,
+        endpoint: Endpoint,
+        metrics: CrmMetrics | None = None,
+    ) -> None:
+        """`consumer_config` should name redrive_group(endpoint.name) as its group."""
+        self._consumer = Consumer(consumer_config)
+        self._writer = DeadLetterWriter(producer_config, dead_letter_topic)
+        self._topic = dead_letter_topic
+        self._endpoint = endpoint
+        self._metrics = metrics
+        self.summary = RedriveSummary(endpoint.name)
+
+    def run(self, stop: threading.Event | None = None) -> RedriveSummary:
+        try:
+            asyncio.run(self._run(stop or threading.Event()))
+        finally:
+            self._consumer.close()
+        return self.summary
+
+    async def _run(self, stop: threading.Event) -> None:
+        ends = self._assign()
+        client = EndpointClient(self._endpoint, self._metrics)
+        try:
+            while ends and not stop.is_set():
+                message = self._consumer.poll(POLL_SECONDS)
+                if message is None:
+                    continue
+                number = message.partition()
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(number, None)
+                    elif error.fatal():
+                        raise KafkaException(error)
+                    continue
+                if message.offset() >= ends.get(number, 0):
+                    ends.pop(number, None)  # written after this redrive started
+                    continue
+                await self._redrive(client, message)
+                self._consumer.commit(message=message, asynchronous=False)
+                if message.offset() + 1 >= ends[number]:
+                    ends.pop(number)
+        finally:
+            await client.aclose()
+
+    def _assign(self) -> dict[int, int]:
+        """Assign every partition from the group's committed offset (or the beginning);
+        returns each partition's end offset at start, for those with anything to read."""
+        metadata = self._consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_SECONDS)
+        found = metadata.topics.get(self._topic)
+        if found is None or found.error is not None:
+            return {}
+        partitions = [KafkaPartition(self._topic, p) for p in found.partitions]
+        ends = {}
+        for partition in partitions:
+            _, high = self._consumer.get_watermark_offsets(
+                partition, timeout=METADATA_TIMEOUT_SECONDS
+            )
+            ends[partition.partition] = high
+        # No offset given: librdkafka starts at the group's committed offset, else earliest.
+        self._consumer.assign(partitions)
+        return {p: high for p, high in ends.items() if high > 0}
+
+    async def _redrive(self, client: EndpointClient, message: Message) -> None:
+        self.summary.read += 1
+        try:
+            record = json.loads(message.value() or b"")
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or record.get("endpoint") != self._endpoint.name:
+            return
+        self.summary.matched += 1
+        event = record.get("event")
+        if not isinstance(event, dict) or "id" not in event:
+            self.summary.not_redrivable += 1
+            return
+        outcome = await client.deliver(event)
+        if outcome.delivered:
+            self.summary.delivered += 1
+            return
+        log.error(
+            "%s: redrive of %s (dead letter @%d) %s after %d attempt(s): %s; dead-lettered again",
+            self._endpoint.name, mask(str(event.get("subject", ""))), message.offset(),
+            outcome.outcome, outcome.attempts, outcome.last_error,
+        )  # fmt: skip
+        letter = CrmDeadLetter(
+            reason=f"redrive {outcome.outcome}: {outcome.last_error}",
+            endpoint=self._endpoint.name, status=outcome.status, attempts=outcome.attempts,
+            last_error=outcome.last_error, event=event,
+            original_topic=record.get("original_topic"),
+            original_partition=record.get("original_partition"),
+            original_offset=record.get("original_offset"),
+            redriven_from_offset=message.offset(), stage="dlq redrive",
+        )  # fmt: skip
+        written: list[bool] = []
+        self._writer.write(letter, message.key(), lambda: written.append(True))
+        self._writer.flush(FLUSH_TIMEOUT_SECONDS)  # before the commit that moves past it
+        self.summary.dead_lettered_again += len(written)
+        if self._metrics is not None:
+            self._metrics.dead_lettered.labels(self._endpoint.name).inc()
