@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +15,10 @@ from pathlib import Path
 import httpx
 from prometheus_client import start_http_server
 
+from consumer.crm.config import CrmConfig, Endpoint
+from consumer.crm.deadletter import ensure_crm_dead_letter_topic
+from consumer.crm.metrics import CrmMetrics
+from consumer.crm.notifier import CrmNotifier
 from consumer.metrics import StoreConsumerMetrics
 from consumer.store import SqlStore, open_store
 from consumer.store.rules import decide
@@ -36,6 +41,7 @@ from numguard.simulator.server import (
     DEV_TWILIO_ACCOUNT_SID,
     DEV_TWILIO_AUTH_TOKEN,
 )
+from numguard.webhook_sink import WebhookSink
 from producer.checkpoints import read_checkpoints
 from producer.metrics import ProducerMetrics
 from producer.poller import Poller, PollOutcome
@@ -57,8 +63,10 @@ Run the whole flow once on an embedded default and show what happened:
   3. poll the three feeds, publishing every report exactly once (Infobip is
      paced at about one request a second, as the real API requires)
   4. consume the topic into a SQLite suppression store until caught up
-  5. show the store: numbers blocked and held, and a few decisions
-  6. stop everything it started
+  5. send every event to a local CRM webhook receiver that verifies each
+     signature (the CRM notifier)
+  6. show the store: numbers blocked and held, and a few decisions
+  7. stop everything it started
 
 Metrics are served at the URL printed while it runs (--hold keeps it all up
 until Ctrl-C). Nothing outside --workdir is touched."""
@@ -161,6 +169,8 @@ def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
     ).run(until_idle=True)  # fmt: skip
     print(f"    {json.dumps(consumed.as_json())}")
 
+    delivered = notify_crm(kafka.bootstrap_servers, names)
+
     states = store.numbers_by_state()
     step(f"the store: {states['deactivated']} numbers blocked (deactivated), "
          f"{states['suspended']} held (suspended), {states['active']} active")  # fmt: skip
@@ -171,12 +181,32 @@ def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
     print(
         f"done: {reports} reports polled, {sum(o.accepted for o in outcomes)} events published, "
         f"{sum(o.rejected for o in outcomes)} rows rejected; {states['deactivated']} numbers "
-        f"blocked, {states['suspended']} held; metrics at {metrics_url}"
+        f"blocked, {states['suspended']} held; {delivered} webhooks delivered; "
+        f"metrics at {metrics_url}"
     )
     if args.hold:
         print("holding: Ctrl-C stops the broker, the simulator and the metrics", flush=True)
         stop_on_signals().wait()
     return 0 if not any(o.failed for o in outcomes) else 1
+
+
+def notify_crm(bootstrap: str, names: TopicNames) -> int:
+    """The CRM notifier, to a local receiver that checks every signature."""
+    secret = secrets.token_hex(16)
+    with WebhookSink(secret) as sink:
+        endpoint = Endpoint(name="demo-crm", url=sink.url, secret_env="(generated)", secret=secret)
+        step(f"sending every event to a CRM webhook at {sink.url}")
+        ensure_crm_dead_letter_topic(base_config(bootstrap), names.events)
+        summary = CrmNotifier(
+            consumer_config(bootstrap, "numguard-demo-crm"), idempotent_producer_config(bootstrap),
+            names, CrmConfig((endpoint,)), EventCodec(), CrmMetrics(),
+        ).run(until_idle=True)  # fmt: skip
+        by_type = ", ".join(f"{k.lower()} {v}" for k, v in sorted(sink.received.items()))
+        print(
+            f"    {summary.delivered} delivered, signatures verified ({by_type}); "
+            f"{sink.bad_signatures} bad signatures, {summary.dead_lettered} dead-lettered"
+        )
+        return summary.delivered
 
 
 def show_samples(store: SqlStore, data: GeneratedDataset) -> None:
