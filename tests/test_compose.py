@@ -18,14 +18,22 @@ SOURCE = "\n".join(
 )  # fmt: skip
 # Variables read by libraries numguard uses rather than by its own code.
 LIBRARY_VARIABLES = {"PGPASSWORD"}
+# Variables the mounted configuration files name (secret_env = "..."), and the CRM
+# notifier's per-endpoint overrides NUMGUARD_CRM_<ENDPOINT>_<KEY>.
+CONFIG_VARIABLES = set(
+    re.findall(r'_env\s*=\s*"([A-Z_]+)"', (ROOT / "deploy" / "crm.toml").read_text())
+)
+CRM_OVERRIDE = re.compile(r"NUMGUARD_CRM_[A-Z0-9_]+_[A-Z_]+")
 NUMGUARD_SERVICES = [
     name for name, service in COMPOSE["services"].items()
     if service.get("command", [None])[0] == "numguard"
 ]  # fmt: skip
 
 
-def test_there_is_a_numguard_service() -> None:
-    assert "store-consumer" in NUMGUARD_SERVICES
+def test_every_numguard_process_is_a_service() -> None:
+    assert {"simulator", "producer", "store-consumer", "crm-notifier", "api"} <= set(
+        NUMGUARD_SERVICES
+    )
 
 
 @pytest.mark.parametrize("service", NUMGUARD_SERVICES)
@@ -38,10 +46,21 @@ def test_each_service_command_is_a_real_numguard_subcommand(service: str) -> Non
 @pytest.mark.parametrize("service", NUMGUARD_SERVICES)
 def test_each_variable_a_service_sets_is_read_by_the_code(service: str) -> None:
     for name in COMPOSE["services"][service].get("environment", {}):
-        assert name in LIBRARY_VARIABLES or re.search(rf"[\"']{name}[\"']", SOURCE), name
+        read = name in LIBRARY_VARIABLES | CONFIG_VARIABLES or CRM_OVERRIDE.fullmatch(name)
+        assert read or re.search(rf"[\"']{name}[\"']", SOURCE), name
 
 
 def test_no_secret_is_written_into_the_file() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     assert re.search(r"PASSWORD:\s*\$\{POSTGRES_PASSWORD:\?", text)
     assert not re.search(r"postgresql://[^@\s]*:[^@\s]*@", text), "a password inside a URL"
+
+
+def test_the_mounted_crm_configuration_loads_with_the_compose_environment() -> None:
+    from consumer.crm.config import load_config
+
+    environment = {"CRM_WEBHOOK_SECRET": "s", "NUMGUARD_CRM_CRM_URL": "https://crm.example/h"}
+    (endpoint,) = load_config(ROOT / "deploy" / "crm.toml", environment).endpoints
+    assert (endpoint.name, endpoint.url, endpoint.secret) == ("crm", "https://crm.example/h", "s")
+    service = COMPOSE["services"]["crm-notifier"]
+    assert set(environment) <= set(service["environment"])
