@@ -17,6 +17,7 @@ from typing import Any
 class DeadLetter:
     reason: str  # for a person: what is wrong with it
     stage: str  # "ingest" or "consume store", ...
+    kind: str | None = None  # the reason in a word, for counting (bad_number, ...)
     source: str | None = None
     report_id: str | None = None
     position: int | None = None  # line or item number inside the report

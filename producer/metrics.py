@@ -19,6 +19,15 @@ class ProducerMetrics:
             "numguard_rows_ingested", "Report rows published, by result (accepted: an event; "
             "rejected: a dead letter)", ["source", "result"], registry=registry,
         )  # fmt: skip
+        self.rejected = Counter(
+            "numguard_rows_rejected", "Rows sent to the dead-letter topic, by what was wrong "
+            "(bad_shape, unknown_type, bad_number, bad_new_number, bad_time)",
+            ["source", "reason"], registry=registry,
+        )  # fmt: skip
+        self.transactions = Counter(
+            "numguard_producer_transactions", "Kafka transactions, by outcome (committed, aborted)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
         self.reports_missing = Counter(
             "numguard_reports_missing", "Polls that found an expected report absent past "
             "its expected time", ["source"], registry=registry,

@@ -11,7 +11,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from numguard.phone import InvalidNumber, mask, normalize
-from producer.sources.base import Rejection, SourceRow
+from producer.sources.base import Rejection, RejectKind, SourceRow
 from schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
@@ -41,21 +41,31 @@ def parse_time(text: str) -> datetime:
 def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
     fields = row.fields
     if "_values" in fields:
-        return Rejection(row, f"expected {5} columns, found a row of another width")
+        return Rejection(
+            row, RejectKind.BAD_SHAPE, f"expected {5} columns, found a row of another width"
+        )
     code = fields["REASON_CODE"].upper()
     event_type = CONVEY_REASONS.get(code)
     if event_type is None:
         known = ", ".join(CONVEY_REASONS)
-        return Rejection(row, f"unknown REASON_CODE {fields['REASON_CODE']!r} (known: {known})")
+        return Rejection(
+            row,
+            RejectKind.UNKNOWN_TYPE,
+            f"unknown REASON_CODE {fields['REASON_CODE']!r} (known: {known})",
+        )
     try:
         mdn = normalize(fields["MDN"])
     except InvalidNumber:
-        return Rejection(row, f"MDN {mask(fields['MDN'])!r} is not a phone number")
+        return Rejection(
+            row, RejectKind.BAD_NUMBER, f"MDN {mask(fields['MDN'])!r} is not a phone number"
+        )
     try:
         effective_at = parse_time(fields["MODIFICATION_DATE"])
     except ValueError:
         return Rejection(
-            row, f"MODIFICATION_DATE {fields['MODIFICATION_DATE']!r} is not an ISO 8601 time"
+            row,
+            RejectKind.BAD_TIME,
+            f"MODIFICATION_DATE {fields['MODIFICATION_DATE']!r} is not an ISO 8601 time",
         )
     new_mdn = None
     if event_type is EventType.NUMBER_CHANGED:
@@ -63,7 +73,9 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
             new_mdn = normalize(fields["NEW_MDN"])
         except InvalidNumber:
             return Rejection(
-                row, f"CHANGE_MDN without a valid NEW_MDN ({mask(fields['NEW_MDN'])!r})"
+                row,
+                RejectKind.BAD_NEW_NUMBER,
+                f"CHANGE_MDN without a valid NEW_MDN ({mask(fields['NEW_MDN'])!r})",
             )
     carrier = fields["CARRIER_NAME"] or None
     content = f"{mdn}|{event_type}|{effective_at.isoformat()}|{new_mdn}|{carrier}|{code}"
@@ -88,7 +100,7 @@ def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejectio
     try:
         mdn = normalize(text)
     except InvalidNumber:
-        return Rejection(row, f"{mask(text)!r} is not a phone number")
+        return Rejection(row, RejectKind.BAD_NUMBER, f"{mask(text)!r} is not a phone number")
     effective_at = datetime.fromisoformat(row.fields["date"]).replace(tzinfo=UTC)
     return StateChange(
         event_id=event_id(row.source, row.report_id, f"{mdn}|{effective_at.isoformat()}"),
@@ -117,28 +129,38 @@ INFOBIP_TYPES = {
 def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
     fields = row.fields
     if "_item" in fields:
-        return Rejection(row, "a record that is not a JSON object")
+        return Rejection(row, RejectKind.BAD_SHAPE, "a record that is not a JSON object")
     kind = fields.get("type", "")
     event_type = INFOBIP_TYPES.get(kind.upper())
     if event_type is None:
-        return Rejection(row, f"unknown type {kind!r} (known: {', '.join(INFOBIP_TYPES)})")
+        return Rejection(
+            row,
+            RejectKind.UNKNOWN_TYPE,
+            f"unknown type {kind!r} (known: {', '.join(INFOBIP_TYPES)})",
+        )
     try:
         mdn = normalize(fields.get("destination", ""))
     except InvalidNumber:
         return Rejection(
-            row, f"destination {mask(fields.get('destination', ''))!r} is not a number"
+            row,
+            RejectKind.BAD_NUMBER,
+            f"destination {mask(fields.get('destination', ''))!r} is not a number",
         )
     try:
         effective_at = parse_time(fields.get("date", ""))
     except ValueError:
-        return Rejection(row, f"date {fields.get('date', '')!r} is not an ISO 8601 time")
+        return Rejection(
+            row, RejectKind.BAD_TIME, f"date {fields.get('date', '')!r} is not an ISO 8601 time"
+        )
     new_mdn = None
     if fields.get("newDestination"):
         try:
             new_mdn = normalize(fields["newDestination"])
         except InvalidNumber:
             return Rejection(
-                row, f"newDestination {mask(fields['newDestination'])!r} is not a number"
+                row,
+                RejectKind.BAD_NEW_NUMBER,
+                f"newDestination {mask(fields['newDestination'])!r} is not a number",
             )
         if event_type is EventType.DEACTIVATED:
             event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn

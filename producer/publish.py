@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from numguard.deadletter import DeadLetter
 from numguard.kafka.clients import KafkaConfig
 from numguard.kafka.topics import TopicNames
 from producer.checkpoints import Checkpoint
+from producer.metrics import ProducerMetrics
 from producer.sources.base import Rejection
 from schemas.codec import EventCodec
 from schemas.events import StateChange
@@ -43,7 +45,9 @@ class ReportPublisher:
         names: TopicNames,
         codec: EventCodec,
         rows_per_transaction: int = DEFAULT_ROWS_PER_TRANSACTION,
+        metrics: ProducerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._names = names
         self._codec = codec
         self._rows_per_transaction = rows_per_transaction
@@ -72,10 +76,10 @@ class ReportPublisher:
                 self._produce_item(item, run)
                 run.position = position
                 if run.count >= self._rows_per_transaction:
-                    checkpoint = self._commit(run.close(checkpoint, done=False))
+                    checkpoint = self._commit(run.close(checkpoint, done=False), run)
                     run = _Run(checkpoint.checksum)
                     self._producer.begin_transaction()
-            return self._commit(run.close(checkpoint, done=True))
+            return self._commit(run.close(checkpoint, done=True), run)
         except BaseException:
             self._abort()
             raise
@@ -90,6 +94,7 @@ class ReportPublisher:
         else:
             letter = DeadLetter(
                 reason=item.reason,
+                kind=item.kind.value,
                 stage="ingest",
                 source=item.row.source,
                 report_id=item.row.report_id,
@@ -97,7 +102,7 @@ class ReportPublisher:
                 raw=item.row.fields,
             )
             self._produce(self._names.dead_letter, None, letter.to_json(), letter.headers())
-            run.reject(item.row.position)
+            run.reject(item.row.position, item.kind.value)
 
     def _produce(
         self,
@@ -122,12 +127,16 @@ class ReportPublisher:
             self._delivery_failures += 1
             log.error("delivery to %s failed: %s", message.topic(), error)
 
-    def _commit(self, checkpoint: Checkpoint) -> Checkpoint:
+    def _commit(self, checkpoint: Checkpoint, run: _Run) -> Checkpoint:
         self._produce(self._names.checkpoints, checkpoint.key.encode(), checkpoint.to_json())
         try:
             self._producer.commit_transaction(TRANSACTION_TIMEOUT_SECONDS)
         except KafkaException as error:
             raise PublishError(f"committing {checkpoint.key} failed: {error}") from error
+        if self._metrics is not None:
+            self._metrics.transactions.labels("committed").inc()
+            for kind, count in run.rejected_by_kind.items():
+                self._metrics.rejected.labels(checkpoint.source, kind).inc(count)
         log.info(
             "committed %s up to position %d (%d accepted, %d rejected so far%s)",
             checkpoint.key,
@@ -139,6 +148,8 @@ class ReportPublisher:
         return checkpoint
 
     def _abort(self) -> None:
+        if self._metrics is not None:
+            self._metrics.transactions.labels("aborted").inc()
         # Let in-flight messages land first: aborting with a full queue purges it
         # mid-flight, which some brokers answer with a fatal INVALID_TXN_STATE.
         self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)
@@ -163,16 +174,18 @@ class _Run:
         self.accepted = 0
         self.rejected = 0
         self.position = 0
+        self.rejected_by_kind: Counter[str] = Counter()
 
     def accept(self, event_id: str) -> None:
         self._digest.update(event_id.encode())
         self.accepted += 1
         self.count += 1
 
-    def reject(self, position: int) -> None:
+    def reject(self, position: int, kind: str) -> None:
         self._digest.update(f"rejected:{position}".encode())
         self.rejected += 1
         self.count += 1
+        self.rejected_by_kind[kind] += 1
 
     def close(self, checkpoint: Checkpoint, *, done: bool) -> Checkpoint:
         position = max(self.position, checkpoint.position)

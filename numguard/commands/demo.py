@@ -125,13 +125,14 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
 
 @contextmanager
 def publishing(bootstrap: str, names: TopicNames) -> Iterator[Poller]:
+    metrics = ProducerMetrics()
     publisher = ReportPublisher(
         transactional_producer_config(bootstrap, f"numguard-demo-{socket.gethostname()}"),
-        names, EventCodec(),
+        names, EventCodec(), metrics=metrics,
     )  # fmt: skip
     try:
         yield Poller(publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
-                     ProducerMetrics())  # fmt: skip
+                     metrics)  # fmt: skip
     finally:
         publisher.close()
 

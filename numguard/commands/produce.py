@@ -212,14 +212,15 @@ def run(args: argparse.Namespace) -> int:
     transactional_id = (
         args.transactional_id or f"numguard-produce-{names.events}-{socket.gethostname()}"
     )
+    metrics = ProducerMetrics()
     publisher = ReportPublisher(
         transactional_producer_config(bootstrap, transactional_id), names,
         EventCodec.from_registry_url(args.schema_registry_url, names.events),
-        rows_per_transaction=args.rows_per_transaction,
+        rows_per_transaction=args.rows_per_transaction, metrics=metrics,
     )  # fmt: skip
     poller = Poller(
         publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
-        ProducerMetrics(), stop=stop,
+        metrics, stop=stop,
     )  # fmt: skip
     for source in sources:
         poller.prime_metrics(source.name, timedelta(hours=args.expected_cadence_hours))

@@ -10,6 +10,7 @@ was published.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,12 +27,23 @@ class SourceRow:
     fields: dict[str, str]  # the row as the source gave it, by the source's own field names
 
 
+class RejectKind(enum.StrEnum):
+    """What is wrong with a rejected row, in a word: the label of its metric."""
+
+    BAD_SHAPE = "bad_shape"  # not the columns or fields the feed has
+    UNKNOWN_TYPE = "unknown_type"  # a reason code or type numguard does not know
+    BAD_NUMBER = "bad_number"
+    BAD_NEW_NUMBER = "bad_new_number"
+    BAD_TIME = "bad_time"
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A row that cannot become an event, and why: it goes to the dead-letter topic."""
 
     row: SourceRow
-    reason: str
+    kind: RejectKind
+    reason: str  # for a person
 
 
 @dataclass(frozen=True, slots=True)

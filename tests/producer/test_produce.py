@@ -52,13 +52,14 @@ def expected_numbers(data: GeneratedDataset, days: list[date]) -> Counter[str]:
 
 
 def poller(bootstrap: str, names: TopicNames, registry: CollectorRegistry) -> Poller:
+    metrics = ProducerMetrics(registry)
     publisher = ReportPublisher(
         transactional_producer_config(bootstrap, f"test-produce-{names.events}"), names,
-        EventCodec(), rows_per_transaction=25,
+        EventCodec(), rows_per_transaction=25, metrics=metrics,
     )  # fmt: skip
     return Poller(
         publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
-        ProducerMetrics(registry), now=lambda: datetime.combine(TODAY, datetime.min.time(), UTC)
+        metrics, now=lambda: datetime.combine(TODAY, datetime.min.time(), UTC)
         + timedelta(hours=13),
     )  # fmt: skip
 
@@ -112,9 +113,13 @@ def test_server_errors_are_retried_and_a_truncated_file_is_not_marked_done(
         FaultRule(FaultKind.ERROR, pattern="/convey/*0301.csv", count=2),
         FaultRule(FaultKind.TRUNCATE, pattern="/convey/*0302.csv", count=1),
     ))  # fmt: skip
+    registry = CollectorRegistry()
     with CarrierSimulator(data, faults=faults) as sim:
-        outcome = poller(kafka_bootstrap, topics, CollectorRegistry()).poll(http_source(sim))
+        outcome = poller(kafka_bootstrap, topics, registry).poll(http_source(sim))
         statuses = [r.status for r in sim.requests("/convey/*0301.csv")]
+    transactions = "numguard_producer_transactions_total"
+    assert (registry.get_sample_value(transactions, {"outcome": "aborted"}) or 0) >= 1
+    assert (registry.get_sample_value(transactions, {"outcome": "committed"}) or 0) >= 2
     assert statuses == [500, 500, 200]
     assert outcome.unreadable == ["mcdn_deact_20240302.csv"]
     assert outcome.failed
@@ -276,3 +281,25 @@ def test_infobip_reports_are_published_once_each_at_its_pace(
         for record in data.infobip_records(report.report_id, 0, count):
             expected["+" + record["destination"]] += 1
     assert published_numbers(kafka_bootstrap, topics) == expected
+
+
+def test_rejected_rows_are_counted_by_what_was_wrong(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    (tmp_path / "mcdn_deact_20240301.csv").write_text(
+        "MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n"
+        "12025550101,DEACTIVATE,2024-03-01T00:00Z,1,V\n"
+        "1234,DEACTIVATE,2024-03-01T00:00Z,1,V\n"
+        "12025550102,PORT_OUT,2024-03-01T00:00Z,1,V\n"
+        "12025550103,CHANGE_MDN,2024-03-01T00:00Z,1,V\n"
+    )
+    registry = CollectorRegistry()
+    source = ConveyDirectorySource(tmp_path, lookback_days=1, today=lambda: date(2024, 3, 2))
+    outcome = poller(kafka_bootstrap, topics, registry).poll(source)
+    assert (outcome.accepted, outcome.rejected) == (1, 3)
+    for reason in ("bad_number", "unknown_type", "bad_new_number"):
+        labels = {"source": "convey", "reason": reason}
+        assert registry.get_sample_value("numguard_rows_rejected_total", labels) == 1
+    letters = read_committed(kafka_bootstrap, topics.dead_letter)
+    kinds = sorted(json.loads(m.value())["kind"] for m in letters)
+    assert kinds == ["bad_new_number", "bad_number", "unknown_type"]
