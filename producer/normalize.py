@@ -30,6 +30,27 @@ def event_id(source: str, report_id: str, content: str) -> str:
     return digest[:32]
 
 
+def _change(
+    row: SourceRow, mdn: str, event_type: EventType, effective_at: datetime,
+    new_mdn: str | None, carrier: str | None, raw_reason: str, ingested_at: datetime,
+) -> StateChange:  # fmt: skip
+    """The event for a row; its id comes from the source, the report and what changed."""
+    content = f"{mdn}|{event_type}|{effective_at.isoformat()}|{new_mdn}|{carrier}|{raw_reason}"
+    return StateChange(
+        event_id=event_id(row.source, row.report_id, content),
+        mdn=mdn,
+        event_type=event_type,
+        effective_at=effective_at,
+        new_mdn=new_mdn,
+        carrier=carrier,
+        source=row.source,
+        report_id=row.report_id,
+        report_position=row.position,
+        raw_reason=raw_reason,
+        ingested_at=ingested_at,
+    )
+
+
 def parse_time(text: str) -> datetime:
     """ISO 8601 to an aware UTC datetime; a time without an offset is read as UTC."""
     value = datetime.fromisoformat(text.strip())
@@ -78,20 +99,7 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
                 f"CHANGE_MDN without a valid NEW_MDN ({mask(fields['NEW_MDN'])!r})",
             )
     carrier = fields["CARRIER_NAME"] or None
-    content = f"{mdn}|{event_type}|{effective_at.isoformat()}|{new_mdn}|{carrier}|{code}"
-    return StateChange(
-        event_id=event_id(row.source, row.report_id, content),
-        mdn=mdn,
-        event_type=event_type,
-        effective_at=effective_at,
-        new_mdn=new_mdn,
-        carrier=carrier,
-        source=row.source,
-        report_id=row.report_id,
-        report_position=row.position,
-        raw_reason=code,
-        ingested_at=ingested_at,
-    )
+    return _change(row, mdn, event_type, effective_at, new_mdn, carrier, code, ingested_at)
 
 
 def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
@@ -102,18 +110,8 @@ def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejectio
     except InvalidNumber:
         return Rejection(row, RejectKind.BAD_NUMBER, f"{mask(text)!r} is not a phone number")
     effective_at = datetime.fromisoformat(row.fields["date"]).replace(tzinfo=UTC)
-    return StateChange(
-        event_id=event_id(row.source, row.report_id, f"{mdn}|{effective_at.isoformat()}"),
-        mdn=mdn,
-        event_type=EventType.DEACTIVATED,
-        effective_at=effective_at,
-        new_mdn=None,
-        carrier=None,
-        source=row.source,
-        report_id=row.report_id,
-        report_position=row.position,
-        raw_reason="DEACTIVATION",
-        ingested_at=ingested_at,
+    return _change(
+        row, mdn, EventType.DEACTIVATED, effective_at, None, None, "DEACTIVATION", ingested_at
     )
 
 
@@ -165,17 +163,4 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejecti
         if event_type is EventType.DEACTIVATED:
             event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
     carrier = fields.get("networkName") or None
-    content = f"{mdn}|{kind}|{effective_at.isoformat()}|{new_mdn}"
-    return StateChange(
-        event_id=event_id(row.source, row.report_id, content),
-        mdn=mdn,
-        event_type=event_type,
-        effective_at=effective_at,
-        new_mdn=new_mdn,
-        carrier=carrier,
-        source=row.source,
-        report_id=row.report_id,
-        report_position=row.position,
-        raw_reason=kind,
-        ingested_at=ingested_at,
-    )
+    return _change(row, mdn, event_type, effective_at, new_mdn, carrier, kind, ingested_at)
