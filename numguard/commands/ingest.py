@@ -31,9 +31,13 @@ formats (chosen by --format, else by the file name):
   convey   daily deactivation files mcdn_deact_YYYYMMDD.csv (*.csv) with the columns
            MDN, REASON_CODE, MODIFICATION_DATE, NEW_MDN, CARRIER_NAME
   infobip  a report's records saved from Infobip's records API (*.json):
-           {{"results": [{{"date", "destination", "type", "newDestination"}}, ...]}}
+           {{"results": [{{"date", "destination", "type", "newDestination"}}, ...]}},
+           a bare list of records, or a report object holding them under "records";
+           the report's networkName (top level or under "report") becomes the carrier.
+           Read whole: save a large report page by page, one file a page
   twilio   a day's list of deactivated numbers saved from Twilio's signed URL (*.txt),
-           one number per line; the name must hold the day: twilio_deactivations_YYYY-MM-DD.txt
+           one number per line (+1XXXXXXXXXX, 1XXXXXXXXXX or 10 digits); the name must
+           hold the day: twilio_deactivations_YYYY-MM-DD.txt
 
 exit status:
   0  every file was published (or had been before)

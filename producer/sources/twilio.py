@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterable, Iterator, Set
-from datetime import date, timedelta
-from typing import TextIO
+from datetime import UTC, date, datetime, timedelta
+from typing import NoReturn, TextIO
 
 import httpx
 
@@ -26,13 +26,17 @@ from producer.sources.base import (
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import RetryPolicy, send
+from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
 
 SOURCE = "twilio"
+DEACTIVATIONS_PATH = "/v1/Deactivations"
 LINK_ATTEMPTS = 3  # ask for a fresh signed link this often when one has expired
-_EXPIRED_LINK = frozenset({403, 404, 410})
-_DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+# What a signed URL answers once it has expired (S3-style 403, or 404/410 elsewhere).
+EXPIRED_LINK = frozenset({403, 404, 410})
 NOT_AVAILABLE_YET, TOO_OLD = 30114, 30113
+FIRST_DAY = date(2020, 8, 27)  # Twilio's lists start here
+_DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_BOM = "\ufeff"
 
 
 def report_id(day: date) -> str:
@@ -40,31 +44,55 @@ def report_id(day: date) -> str:
 
 
 def day_of(report: str) -> date:
+    """The list's day, from a report id or a file name holding YYYY-MM-DD."""
     found = _DAY_IN_NAME.search(report)
-    if not found:
-        raise UnreadableReport(
-            f"{report}: no date in the name; name a Twilio list like "
-            "twilio_deactivations_YYYY-MM-DD.txt"
-        )
-    return date.fromisoformat(found.group(1))
+    try:
+        return date.fromisoformat(found.group(1)) if found else _no_date(report)
+    except ValueError:
+        return _no_date(report)
+
+
+def _no_date(report: str) -> NoReturn:
+    raise UnreadableReport(
+        f"{report}: no valid date in the name; name a saved Twilio list with its day, "
+        "like twilio_deactivations_YYYY-MM-DD.txt"
+    )
 
 
 def read_list(lines: Iterable[str], report: str) -> Iterator[SourceRow]:
-    """The numbers of one day's list; position = line number. Blank lines are skipped."""
-    day = day_of(report)
+    """The numbers of one day's list; position = line number (1-based).
+
+    Blank lines (CRLF or LF endings, a trailing blank line) are skipped; each
+    number is kept as written (+1XXXXXXXXXX, 1XXXXXXXXXX or ten digits): the
+    normalizer reads all three and rejects anything else with a reason.
+    """
+    day = day_of(report).isoformat()
     for position, line in enumerate(lines, start=1):
-        number = line.strip()
+        number = (line.removeprefix(_BOM) if position == 1 else line).strip()
         if number:
-            yield SourceRow(SOURCE, report, position, {"number": number, "date": day.isoformat()})
+            yield SourceRow(SOURCE, report, position, {"number": number, "date": day})
 
 
 def read_list_file(stream: TextIO, report: str) -> Iterator[SourceRow]:
-    """`numguard ingest`: a list saved from the signed URL, named with its date."""
+    """`numguard ingest`: a list saved from the signed URL, named with its date.
+    Streamed line by line: a list of millions of numbers uses bounded memory."""
     return read_list(stream, report)
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class TwilioSource:
+    """One report per day from (today - lookback_days) to yesterday, UTC.
+
+    The source owns `client` (None: one is made) and closes it in close(). The
+    client must not follow redirects: the 307's link is read from its body.
+    `today` is the older spelling of `clock`, kept for existing callers.
+    """
+
     name = SOURCE
+    normalize = staticmethod(twilio_line)
 
     def __init__(
         self,
@@ -72,18 +100,25 @@ class TwilioSource:
         account_sid: str,
         auth_token: str,
         *,
-        client: httpx.Client,
-        policy: RetryPolicy,
         lookback_days: int,
-        today: Callable[[], date],
+        client: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        link_attempts: int = LINK_ATTEMPTS,
+        today: Callable[[], date] | None = None,
     ) -> None:
+        if client is not None and client.follow_redirects:
+            raise ValueError("TwilioSource needs a client that does not follow redirects")
         self._base = base_url.rstrip("/")
+        # The token lives only in this header: never in a message or a log line.
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._authorization = f"Basic {credentials}"
-        self._client = client
-        self._policy = policy
+        self._client = client or httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        self._policy = policy or RetryPolicy()
         self._lookback_days = lookback_days
-        self._today = today
+        clock = clock or utc_now
+        self._today = today or (lambda: clock().date())
+        self._link_attempts = link_attempts
 
     def reports(self, published: Set[str]) -> Iterator[Report]:
         today = self._today()
@@ -93,57 +128,75 @@ class TwilioSource:
                 yield Report(SOURCE, report_id(day), covers=day)
 
     def rows(self, report: Report) -> Iterator[SourceRow]:
-        assert report.covers is not None
-        for _ in range(LINK_ATTEMPTS):
-            link = self._signed_link(report)
-            request = self._client.build_request("GET", link)
-            # No credentials go to the signed URL; its 403 means the link expired.
+        day = report.covers or day_of(report.report_id)
+        refused = 0
+        for _ in range(self._link_attempts):
+            # No credentials go to the signed URL (it is signed; they would leak to the
+            # file host), and there a 403 means "expired", not "wrong credentials".
+            request = self._client.build_request("GET", self._signed_link(report, day))
             with send(self._client, request, source=SOURCE, policy=self._policy,
                       refusals=frozenset()) as response:  # fmt: skip
-                if response.status_code in _EXPIRED_LINK:
-                    continue  # the two-minute link ran out: ask for a new one
+                if response.status_code in EXPIRED_LINK:
+                    refused = response.status_code
+                    continue  # the two-minute link ran out (e.g. retries took long): ask again
                 if response.status_code != 200:
                     response.read()
-                    status = response.status_code
-                    raise SourceUnavailable(f"{report.report_id}: the list download: HTTP {status}")
+                    raise SourceUnavailable(
+                        f"{report.report_id}: the list download: HTTP {response.status_code}"
+                    )
                 try:
                     yield from read_list(response.iter_lines(), report.report_id)
                 except httpx.HTTPError as error:
+                    # h11 checks Content-Length: a short body is a truncated download.
+                    broke = f"{type(error).__name__}: {error}"
                     raise UnreadableReport(
-                        f"{report.report_id}: the download broke off ({error})"
+                        f"{report.report_id}: the download broke off ({broke})"
                     ) from error
                 return
-        raise SourceUnavailable(f"{report.report_id}: {LINK_ATTEMPTS} signed links expired in turn")
+        raise SourceUnavailable(
+            f"{report.report_id}: {self._link_attempts} signed links in a row were refused "
+            f"(last: HTTP {refused}), as links that expired before the download started"
+        )
 
-    def _signed_link(self, report: Report) -> str:
-        assert report.covers is not None
+    def close(self) -> None:
+        self._client.close()
+
+    def _signed_link(self, report: Report, day: date) -> str:
         request = self._client.build_request(
-            "GET", f"{self._base}/v1/Deactivations", params={"Date": f"{report.covers:%Y-%m-%d}"}
+            "GET", self._base + DEACTIVATIONS_PATH, params={"Date": f"{day:%Y-%m-%d}"}
         )
         request.headers["Authorization"] = self._authorization
         with send(self._client, request, source=SOURCE, policy=self._policy,
                   describe_error=_twilio_message) as response:  # fmt: skip
-            response.read()
-            if response.status_code == 307:
-                try:
-                    return str(response.json()["redirect_to"])
-                except (ValueError, KeyError, TypeError) as error:
-                    raise UnreadableReport(
-                        f"{report.report_id}: a 307 without a redirect_to link"
-                    ) from error
-            code = _twilio_code(response)
-            if code == NOT_AVAILABLE_YET:
-                raise ReportMissing(f"{report.report_id}: not available yet (Twilio 30114)")
-            if code == TOO_OLD:
-                raise ReportMissing(f"{report.report_id}: too old for Twilio (30113)")
-            raise SourceUnavailable(
-                f"{report.report_id}: HTTP {response.status_code}: {_twilio_message(response)}"
+            try:
+                response.read()
+            except httpx.HTTPError as error:
+                broke = f"{type(error).__name__}: {error}"
+                raise UnreadableReport(
+                    f"{report.report_id}: the answer broke off ({broke})"
+                ) from error
+        if response.status_code == 307:
+            try:
+                link = response.json()["redirect_to"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise UnreadableReport(
+                    f"{report.report_id}: a 307 without a redirect_to link in its body"
+                ) from error
+            if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+                raise UnreadableReport(f"{report.report_id}: redirect_to is not a URL")
+            return link
+        code = _twilio_code(response)
+        if code == NOT_AVAILABLE_YET:
+            raise ReportMissing(f"{report.report_id}: not available yet (Twilio 30114)")
+        if code == TOO_OLD:
+            raise ReportMissing(
+                f"{report.report_id}: Twilio no longer serves this day (30113 'Specified date "
+                f"is too old'; its lists start {FIRST_DAY}): shorten the look-back window, "
+                "and get this day's deactivations from another feed"
             )
-
-    normalize = staticmethod(twilio_line)
-
-    def close(self) -> None:
-        self._client.close()
+        raise SourceUnavailable(
+            f"{report.report_id}: HTTP {response.status_code}: {_twilio_message(response)}"
+        )
 
 
 def _twilio_code(response: httpx.Response) -> int | None:
@@ -154,8 +207,9 @@ def _twilio_code(response: httpx.Response) -> int | None:
 
 
 def _twilio_message(response: httpx.Response) -> str:
+    """Twilio's error body: {"code", "message", "more_info", "status"}."""
     try:
         body = response.json()
         return f"{body.get('code')} {body.get('message')}"
-    except ValueError:
+    except (ValueError, AttributeError):
         return response.text[:200]

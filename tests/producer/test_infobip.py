@@ -1,173 +1,403 @@
-"""The Infobip source against the carrier simulator, over real HTTP."""
+"""The Infobip source against the carrier simulator, over real HTTP on loopback."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
-from collections import Counter
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from numguard.simulator import CarrierSimulator, GeneratedDataset
-from numguard.simulator.clock import ManualClock
-from numguard.simulator.faults import FaultKind, FaultPlan, FaultRule
-from numguard.simulator.server import Credentials
-from producer.sources.base import CredentialsRejected, Rejection, SourceRow, UnreadableReport
+from numguard.simulator import (
+    CarrierSimulator,
+    Credentials,
+    DirectoryDataset,
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    GeneratedDataset,
+    InfobipReport,
+    Kind,
+    ManualClock,
+)
+from numguard.simulator.feeds import CarrierData
+from producer.ingest import FILE_FORMATS, detect_format, file_changes
+from producer.sources.base import (
+    CredentialsRejected,
+    Rejection,
+    RejectKind,
+    Report,
+    ReportMissing,
+    SourceRow,
+    SourceUnavailable,
+    UnreadableReport,
+)
 from producer.sources.http import Pacer, RetryPolicy
 from producer.sources.infobip import InfobipSource, read_records_file
 from schemas.events import EventType, StateChange
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=2.0)
-DATA = GeneratedDataset(seed=21, numbers=600, days=3)
 KEY = "infobip-test-key-51c2"
+REPORTS = "/number-activation-state/1/network-reports"
 NOW = datetime.now(UTC)
+# Two reports a network a day over 3 days (the last is yesterday): 12 reports.
+DATA = GeneratedDataset(seed=21, numbers=600, days=3, infobip_reports_per_day=2)
+EVENT_OF = {
+    Kind.DEACTIVATE: EventType.DEACTIVATED, Kind.SUSPEND: EventType.SUSPENDED,
+    Kind.REACTIVATE: EventType.REACTIVATED, Kind.CHANGE_NUMBER: EventType.NUMBER_CHANGED,
+    Kind.ACTIVATE: EventType.ACTIVATED,
+}  # fmt: skip
 
 
-def simulator(**options: object) -> CarrierSimulator:
-    return CarrierSimulator(DATA, credentials=Credentials(infobip_api_key=KEY), **options)  # type: ignore[arg-type]
+def simulator(data: CarrierData = DATA, **options: object) -> CarrierSimulator:
+    options.setdefault("clock", ManualClock(NOW))  # report expiry never depends on the run
+    return CarrierSimulator(data, credentials=Credentials(infobip_api_key=KEY), **options)  # type: ignore[arg-type]
 
 
-def source(sim: CarrierSimulator, *, key: str = KEY, page_size: int = 25,
-           pacer: Pacer | None = None, now: datetime = NOW) -> InfobipSource:  # fmt: skip
-    return InfobipSource(
-        sim.base_url, key, client=httpx.Client(timeout=10), policy=FAST, lookback_days=5,
-        today=lambda: DATA.last_date + timedelta(days=1), now=lambda: now,
-        pacer=pacer or Pacer(0.0), page_size=page_size,
-    )  # fmt: skip
+@contextmanager
+def infobip(sim: CarrierSimulator, **options: object) -> Iterator[InfobipSource]:
+    settings: dict[str, object] = {
+        "client": httpx.Client(timeout=10), "policy": FAST, "page_size": 25,
+        "pacer": Pacer(0.0), "lookback_days": 5, "clock": lambda: NOW,
+    }  # fmt: skip
+    source = InfobipSource(sim.base_url, str(options.pop("key", KEY)), **{**settings, **options})  # type: ignore[arg-type]
+    try:
+        yield source
+    finally:
+        source.close()
 
 
-def test_every_report_and_record_arrives_page_by_page_and_normalizes() -> None:
-    with simulator() as sim:
-        infobip = source(sim)
-        reports = list(infobip.reports(set()))
-        assert {r.report_id for r in reports} == {r.report_id for r in DATA.infobip_reports()}
-        changes: list[StateChange] = []
+def changes(source: InfobipSource, report: Report) -> list[StateChange]:
+    events = [source.normalize(row, NOW) for row in source.rows(report)]
+    assert all(isinstance(e, StateChange) for e in events), events
+    return [e for e in events if isinstance(e, StateChange)]
+
+
+def test_every_report_and_record_arrives_page_by_page_and_normalizes_to_the_truth() -> None:
+    with simulator() as sim, infobip(sim, page_size=5) as source:
+        reports = list(source.reports(set()))
+        by_age = sorted(DATA.infobip_reports(), key=lambda r: (r.generated_date, r.report_id))
+        assert [(r.report_id, r.covers, r.expires_at) for r in reports] == [
+            (t.report_id, t.date_from, t.expiry_date) for t in by_age
+        ]
+        seen: set[EventType] = set()
         for report in reports:
-            rows = list(infobip.rows(report))
-            expected = DATA.infobip_records(
-                report.report_id, 0, DATA.infobip_record_count(report.report_id)
-            )
-            assert [r.fields["destination"] for r in rows] == [e["destination"] for e in expected]
-            assert [r.position for r in rows] == list(range(1, len(rows) + 1))
-            normalized = [infobip.normalize(row, NOW) for row in rows]
-            assert all(isinstance(c, StateChange) for c in normalized)
-            changes += [c for c in normalized if isinstance(c, StateChange)]
-        pages = [r.query.get("page") for r in sim.requests("*/records")]
-        assert "1" in pages  # records came in several pages of 25
-    kinds = Counter(c.event_type for c in changes)
-    assert kinds[EventType.DEACTIVATED] and kinds[EventType.NUMBER_CHANGED]
-    changed = next(c for c in changes if c.event_type is EventType.NUMBER_CHANGED)
-    assert changed.new_mdn and changed.raw_reason == "DEACTIVATION"
-    assert {c.carrier for c in changes} <= {"Verizon Wireless", "AT&T Mobility"}
+            rows = list(source.rows(report))
+            count = DATA.infobip_record_count(report.report_id)
+            assert [row.position for row in rows] == list(range(1, count + 1))
+            served = [{k: str(v) for k, v in item.items()}
+                      for item in DATA.infobip_records(report.report_id, 0, count)]  # fmt: skip
+            assert [{k: v for k, v in row.fields.items() if k != "networkName"}
+                    for row in rows] == served  # fmt: skip
+            truth = [(c.mdn, EVENT_OF[c.kind], c.at, c.new_mdn, c.carrier)
+                     for c in DATA.report_changes(report.report_id)]  # fmt: skip
+            events = [source.normalize(row, NOW) for row in rows]
+            assert [(e.mdn, e.event_type, e.effective_at, e.new_mdn, e.carrier)
+                    for e in events if isinstance(e, StateChange)] == truth  # fmt: skip
+            seen |= {e.event_type for e in events if isinstance(e, StateChange)}
+        listing = sim.requests(REPORTS)
+        records = sim.requests(f"{REPORTS}/{reports[0].report_id}/records")
+    assert seen == set(EventType) - {EventType.UNKNOWN}
+    # 12 reports at 5 a page, each report's records 5 a page: paged through to the end.
+    assert [r.query["page"] for r in listing] == ["0", "1", "2"]
+    assert {(r.query["dateFrom"], r.query["dateTo"], r.query["size"]) for r in listing} == {
+        (f"{NOW.date() - timedelta(days=5)}", f"{NOW.date()}", "5")
+    }
+    pages = -(-DATA.infobip_record_count(reports[0].report_id) // 5)
+    assert [r.query["page"] for r in records] == [str(p) for p in range(pages)]
 
 
-def test_pacing_avoids_throttling_and_a_429_is_waited_out() -> None:
-    with simulator(infobip_min_interval=0.2) as sim:
-        paced = source(sim, pacer=Pacer(0.25))
-        report = next(iter(paced.reports(set())))
-        list(paced.rows(report))
-        assert [r.status for r in sim.requests("/number-activation-state/*")].count(429) == 0
-
-        eager = source(sim, pacer=Pacer(0.0))
-        list(eager.rows(report))  # right after the paced ones: the first is throttled
-        statuses = [r.status for r in sim.requests("*/records")]
-        assert 429 in statuses and statuses[-1] == 200
-
-
-def test_server_errors_are_retried() -> None:
-    flaky = FaultRule(FaultKind.ERROR, pattern="*/records", count=2)
-    with simulator(faults=FaultPlan(rules=(flaky,))) as sim:
-        infobip = source(sim)
-        report = next(iter(infobip.reports(set())))
-        assert list(infobip.rows(report))
-        assert [r.status for r in sim.requests("*/records")][:3] == [500, 500, 200]
-
-
-def test_a_wrong_key_stops_at_once_with_infobips_words() -> None:
+def test_network_filters_are_asked_for_and_set_the_carrier() -> None:
     with simulator() as sim:
+        with infobip(sim, network_name="AT&T Mobility") as source:
+            att = list(source.reports(set()))
+            carriers = {e.carrier for e in changes(source, att[0])}
+        with infobip(sim, network_id=1717) as source:
+            verizon = list(source.reports(set()))
+        queries = [r.query for r in sim.requests(REPORTS)]
+    names = {r.report_id: r.network_name for r in DATA.infobip_reports()}
+    assert {names[r.report_id] for r in att} == {"AT&T Mobility"} == carriers
+    assert {names[r.report_id] for r in verizon} == {"Verizon Wireless"}
+    assert len(att) + len(verizon) == len(names)
+    assert queries[0]["networkName"] == "AT&T Mobility" and queries[-1]["networkId"] == "1717"
+
+
+def test_a_report_listed_elsewhere_gets_its_carrier_from_its_metadata() -> None:
+    wanted = DATA.infobip_reports()[1]
+    with simulator() as sim, infobip(sim) as source:
+        events = changes(source, Report("infobip", wanted.report_id))
+        lookups = [r.query.get("reportId") for r in sim.requests(REPORTS)]
+    assert lookups == [wanted.report_id]
+    assert {e.carrier for e in events} == {wanted.network_name}
+
+
+def test_pacing_avoids_throttling_and_a_429_retry_after_is_waited_out() -> None:
+    # The simulator's pacing needs its real clock. Pacer 0.25 s against a 0.1 s limit
+    # leaves 0.15 s for jitter on loopback.
+    with simulator(clock=time.time, infobip_min_interval=0.1) as sim:
+        with infobip(sim, pacer=Pacer(0.25), page_size=1000) as paced:
+            first, second, *_ = paced.reports(set())
+            list(paced.rows(first))
+            list(paced.rows(second))
+        paced_statuses = [r.status for r in sim.requests()]
+        with infobip(sim, pacer=Pacer(0.0)) as eager:
+            assert list(eager.reports(set()))  # straight after: throttled, then let through
+        eager_requests = sim.requests()[len(paced_statuses) :]
+    assert paced_statuses == [200, 200, 200]
+    assert [r.status for r in eager_requests] == [429, 200]
+    # Retry-After: 1 was honoured (a lower bound: a slow machine only waits longer).
+    assert eager_requests[1].at - eager_requests[0].at >= 0.95
+
+
+def test_server_errors_are_retried_and_give_up_with_infobips_words() -> None:
+    flaky = (FaultRule(FaultKind.ERROR, pattern=REPORTS, count=1),
+             FaultRule(FaultKind.ERROR, pattern="*/records", count=2))  # fmt: skip
+    with simulator(faults=FaultPlan(rules=flaky)) as sim, infobip(sim) as source:
+        report = next(iter(source.reports(set())))
+        assert changes(source, report)
+        statuses = [r.status for r in sim.requests()]
+    assert statuses[:4] == [500, 200, 500, 500] and statuses[4:] == [200]
+
+    down = FaultRule(FaultKind.ERROR, pattern="*/records", count=None)
+    with simulator(faults=FaultPlan(rules=(down,))) as sim, infobip(sim) as source:
+        report = next(iter(source.reports(set())))
+        with pytest.raises(SourceUnavailable, match="GENERAL_ERROR: Something went wrong"):
+            list(source.rows(report))
+        assert len(sim.requests("*/records")) == FAST.attempts
+
+
+def test_a_wrong_key_stops_at_once_with_infobips_words(caplog: pytest.LogCaptureFixture) -> None:
+    with simulator() as sim, infobip(sim, key="not-the-key") as source:
         with pytest.raises(CredentialsRejected, match="UNAUTHORIZED: Invalid login details") as err:
-            list(source(sim, key="not-the-key").reports(set()))
-        assert len(sim.requests("/number-activation-state/*")) == 1
-        assert "not-the-key" not in str(err.value)
+            list(source.reports(set()))
+        assert [r.status for r in sim.requests()] == [401]  # no retry storm
+    assert "not-the-key" not in str(err.value) + caplog.text
 
 
-def test_a_report_that_expires_before_it_is_published_is_warned_about(
+def first_to_expire() -> list[InfobipReport]:
+    """The reports that expire first: one per network, generated at the same hour."""
+    soonest = min(r.expiry_date for r in DATA.infobip_reports())
+    return sorted((r for r in DATA.infobip_reports() if r.expiry_date == soonest),
+                  key=lambda r: r.report_id)  # fmt: skip
+
+
+def test_expired_unpublished_reports_are_warned_about_once_and_not_yielded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lost, published = first_to_expire()
+    later = lost.expiry_date + timedelta(seconds=1)  # expired by the source's clock only
+    with (
+        simulator() as sim,
+        infobip(sim, clock=lambda: later, lookback_days=70) as source,
+        caplog.at_level(logging.WARNING, logger="producer.sources.infobip"),
+    ):
+        yielded = {r.report_id for r in source.reports({published.report_id})}
+        again = {r.report_id for r in source.reports({published.report_id})}
+    everything = {r.report_id for r in DATA.infobip_reports()}
+    assert yielded == again == everything - {lost.report_id, published.report_id}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once, and not for the published one
+    assert (
+        f"report {lost.report_id} ({lost.network_name}, covering {lost.date_from})" in (warnings[0])
+    )
+    assert "expired at" in warnings[0] and "can no longer be fetched" in warnings[0]
+
+
+def test_a_report_that_vanishes_before_it_is_published_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = ManualClock(NOW)
-    with simulator(clock=clock) as sim:
-        infobip = source(sim)
-        listed = list(infobip.reports(set()))
-        oldest = min(DATA.infobip_reports(), key=lambda r: r.expiry_date)
-        clock.set(oldest.expiry_date + timedelta(seconds=1))
-        with caplog.at_level(logging.WARNING):
-            again = list(infobip.reports(set()))
-    assert oldest.report_id in {r.report_id for r in listed} - {r.report_id for r in again}
-    assert (
-        f"report {oldest.report_id} expired or was deleted before it was published" in caplog.text
-    )
+    lost = first_to_expire()
+    with simulator(clock=clock) as sim, infobip(sim) as source:
+        listed = {r.report_id for r in source.reports(set())}
+        clock.set(lost[0].expiry_date + timedelta(seconds=1))  # Infobip deletes them
+        with caplog.at_level(logging.WARNING, logger="producer.sources.infobip"):
+            again = {r.report_id for r in source.reports(set())}
+    assert listed - again == {r.report_id for r in lost}
+    for report in lost:
+        assert f"report {report.report_id} ({report.network_name}" in caplog.text
+    assert caplog.text.count("expired or was deleted before it was published") == 2
 
 
-def test_reports_close_to_expiry_come_first() -> None:
-    with simulator() as sim:
-        newest = max(DATA.infobip_reports(), key=lambda r: r.generated_date)
-        near_expiry = newest.expiry_date - timedelta(days=3)  # every report is within 7 days
-        infobip = source(sim, now=near_expiry)
-        order = [r.report_id for r in infobip.reports(set())]
-    by_age = sorted(DATA.infobip_reports(), key=lambda r: (r.generated_date, r.report_id))
-    assert order[0] == by_age[0].report_id
+def given_reports(folder: Path) -> Path:
+    """Reports whose expiry does not follow their age, and records with bad items."""
+    item = {"date": "2024-03-01T11:00:00.000+0000", "destination": "15125550100",
+            "type": "DEACTIVATION"}  # fmt: skip
+    bad = [
+        {**item, "newDestination": "15125550199"},
+        {**item, "type": "PORTED"},
+        {**item, "destination": "512555"},
+        {**item, "date": "yesterday"},
+        {**item, "newDestination": "9995550100123"},
+        42,
+    ]
+    reports = [
+        {"reportId": "old-long", "generatedDate": "2024-03-02T01:00:00Z", "expiryDate":
+         "2024-05-01", "records": [item, *bad]},
+        {"reportId": "new-short", "generatedDate": "2024-03-05T01:00:00Z", "expiryDate":
+         "2024-03-12T00:00:00Z", "records": [item]},
+        {"reportId": "mid-long", "generatedDate": "2024-03-03T01:00:00Z", "expiryDate":
+         "2024-05-02T00:00:00Z", "records": []},
+    ]  # fmt: skip
+    common = {"networkName": "AT&T Mobility", "networkId": 1733, "dateFrom": "2024-03-01",
+              "dateTo": "2024-03-01"}  # fmt: skip
+    (folder / "reports.json").write_text(json.dumps([{**common, **r} for r in reports]))
+    return folder
+
+
+def test_reports_close_to_expiry_come_first_and_bad_items_are_rejected(tmp_path: Path) -> None:
+    moment = datetime(2024, 3, 8, tzinfo=UTC)
+    data = DirectoryDataset(given_reports(tmp_path))
+    with (
+        simulator(data, clock=ManualClock(moment)) as sim,
+        infobip(sim, clock=lambda: moment, lookback_days=10) as source,
+    ):
+        reports = list(source.reports(set()))
+        results = [source.normalize(row, NOW) for row in source.rows(reports[1])]
+    assert [r.report_id for r in reports] == ["new-short", "old-long", "mid-long"]
+    # A bare expiryDate lasts through its day.
+    assert reports[1].expires_at == datetime(2024, 5, 2, tzinfo=UTC)
+    kinds = [r.event_type if isinstance(r, StateChange) else r.kind for r in results]
+    assert kinds == [
+        EventType.DEACTIVATED, EventType.NUMBER_CHANGED, RejectKind.UNKNOWN_TYPE,
+        RejectKind.BAD_NUMBER, RejectKind.BAD_TIME, RejectKind.BAD_NEW_NUMBER,
+        RejectKind.BAD_SHAPE,
+    ]  # fmt: skip
+    for rejection in results[2:]:
+        assert isinstance(rejection, Rejection)
+        assert not any(n in rejection.reason for n in ("5125550100", "512555", "9995550100123"))
+
+
+def test_a_deleted_report_is_missing() -> None:
+    with (
+        simulator() as sim,
+        infobip(sim) as source,
+        pytest.raises(ReportMissing, match=r"gone \(expired or deleted\): NOT_FOUND"),
+    ):
+        list(source.rows(Report("infobip", "no-such-report")))
+
+
+@pytest.mark.parametrize(
+    ("rule", "error", "message"),
+    [
+        (FaultRule(FaultKind.ERROR, "*/records", status=200), UnreadableReport, "not the API's"),
+        (FaultRule(FaultKind.TRUNCATE, "*/records"), UnreadableReport, "page 0 broke off"),
+        (FaultRule(FaultKind.TRUNCATE, REPORTS), SourceUnavailable, "report list: page 0 broke"),
+        (FaultRule(FaultKind.ERROR, REPORTS, status=200), SourceUnavailable, "not the API's"),
+    ],
+)
+def test_a_page_that_is_not_the_apis_json_is_unreadable(
+    rule: FaultRule, error: type[Exception], message: str
+) -> None:
+    report = Report("infobip", DATA.infobip_reports()[0].report_id)
+    with (
+        simulator(faults=FaultPlan(rules=(rule,))) as sim,
+        infobip(sim) as source,
+        pytest.raises(error, match=message),
+    ):
+        list(source.reports(set())) if rule.pattern == REPORTS else list(source.rows(report))
 
 
 def row(**fields: str) -> SourceRow:
     return SourceRow("infobip", "r-1", 7, {"networkName": "AT&T Mobility", **fields})
 
 
+GOOD = {"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100"}
+
+
 @pytest.mark.parametrize(
-    ("fields", "reason"),
+    ("fields", "kind", "reason"),
     [
-        ({"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100", "type": "PORT"},
-         "unknown type 'PORT'"),
-        ({"date": "2024-03-05T11:00:00.000+0000", "destination": "12", "type": "DEACTIVATION"},
+        ({**GOOD, "type": "PORT"}, RejectKind.UNKNOWN_TYPE, "unknown type 'PORT'"),
+        ({**GOOD, "destination": "12", "type": "DEACTIVATION"}, RejectKind.BAD_NUMBER,
          "destination '**' is not a number"),
-        ({"date": "yesterday", "destination": "15125550100", "type": "SUSPENSION"},
+        ({**GOOD, "date": "yesterday", "type": "SUSPENSION"}, RejectKind.BAD_TIME,
          "date 'yesterday' is not an ISO 8601 time"),
-        ({"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100",
-          "type": "DEACTIVATION", "newDestination": "999"}, "newDestination '***' is not a number"),
+        ({**GOOD, "type": "DEACTIVATION", "newDestination": "9995550100123"},
+         RejectKind.BAD_NEW_NUMBER, "newDestination '999555010****' is not a number"),
+        ({"_item": "42"}, RejectKind.BAD_SHAPE, "not a JSON object"),
     ],
 )  # fmt: skip
-def test_bad_items_become_rejections_with_reasons(fields: dict[str, str], reason: str) -> None:
+def test_bad_items_become_rejections_with_reasons(
+    fields: dict[str, str], kind: RejectKind, reason: str
+) -> None:
     rejected = InfobipSource.normalize(row(**fields), NOW)
     assert isinstance(rejected, Rejection)
-    assert reason in rejected.reason
+    assert (rejected.kind, rejected.row.position) == (kind, 7)
+    assert reason in rejected.reason and "15125550100" not in rejected.reason
 
 
 def test_item_types_map_onto_the_event_enum() -> None:
-    base = {"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100"}
     kinds = {
         "DEACTIVATION": EventType.DEACTIVATED, "SUSPENSION": EventType.SUSPENDED,
         "REACTIVATION": EventType.REACTIVATED, "ACTIVATION": EventType.ACTIVATED,
     }  # fmt: skip
     for kind, expected in kinds.items():
-        change = InfobipSource.normalize(row(**base, type=kind), NOW)
+        change = InfobipSource.normalize(row(**GOOD, type=kind), NOW)
         assert isinstance(change, StateChange)
-        assert (change.event_type, change.mdn, change.carrier) == (
-            expected,
-            "+15125550100",
-            "AT&T Mobility",
-        )
+        assert (change.event_type, change.mdn, change.carrier, change.raw_reason) == (
+            expected, "+15125550100", "AT&T Mobility", kind
+        )  # fmt: skip
         assert change.effective_at == datetime(2024, 3, 5, 11, tzinfo=UTC)
+    changed = InfobipSource.normalize(
+        row(**GOOD, type="DEACTIVATION", newDestination="15125550199"), NOW
+    )
+    assert isinstance(changed, StateChange)
+    assert (changed.event_type, changed.new_mdn, changed.raw_reason) == (
+        EventType.NUMBER_CHANGED, "+15125550199", "DEACTIVATION"
+    )  # fmt: skip
 
 
-def test_saved_records_files_are_read_and_junk_is_rejected_whole() -> None:
-    item = '{"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100", "type": "S"}'
-    saved = '{"results": [' + item.replace('"S"', '"DEACTIVATION"') + ", 5]}"
-    rows = list(read_records_file(io.StringIO(saved), "report-1.json"))
-    assert [InfobipSource.normalize(r, NOW).__class__.__name__ for r in rows] == [
-        "StateChange", "Rejection"
-    ]  # fmt: skip
-    with pytest.raises(UnreadableReport, match="not JSON"):
-        list(read_records_file(io.StringIO("MDN,REASON_CODE\n"), "x.json"))
-    with pytest.raises(UnreadableReport, match="expected"):
-        list(read_records_file(io.StringIO('{"paging": {}}'), "x.json"))
+ITEM = {"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100", "type": "SUSPENSION"}
+
+
+@pytest.mark.parametrize(
+    ("saved", "carrier"),
+    [
+        ({"results": [ITEM, 5], "paging": {"page": 0, "totalPages": 1}}, None),
+        ([ITEM, 5], None),
+        ({"report": {"reportId": "r", "networkName": "AT&T Mobility"}, "results": [ITEM, 5]},
+         "AT&T Mobility"),
+        ({"reportId": "r", "networkName": "Verizon Wireless", "records": [ITEM, 5]},
+         "Verizon Wireless"),
+    ],
+)  # fmt: skip
+def test_saved_records_files_of_each_shape_are_read(saved: object, carrier: str | None) -> None:
+    rows = list(read_records_file(io.StringIO(json.dumps(saved)), "report-1.json"))
+    first, second = (InfobipSource.normalize(r, NOW) for r in rows)
+    assert isinstance(first, StateChange) and isinstance(second, Rejection)
+    assert (first.event_type, first.carrier, first.report_position) == (
+        EventType.SUSPENDED, carrier, 1
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("MDN,REASON_CODE\n", "not JSON"), ('{"paging": {}}', "not Infobip records"),
+     ('"results"', "not Infobip records"), ('{"results": {"a": 1}}', "not Infobip records")],
+)  # fmt: skip
+def test_a_saved_file_of_another_shape_is_rejected_whole(text: str, message: str) -> None:
+    with pytest.raises(UnreadableReport, match=message):
+        list(read_records_file(io.StringIO(text), "x.json"))
+
+
+def test_ingest_reads_a_records_page_saved_from_the_api(tmp_path: Path) -> None:
+    report = DATA.infobip_reports()[0]
+    with simulator() as sim:
+        page = httpx.get(
+            sim.url(f"{REPORTS}/{report.report_id}/records"),
+            params={"size": 1000}, headers={"Authorization": f"App {KEY}"},
+        )  # fmt: skip
+    saved = tmp_path / f"{report.report_id}.json"
+    saved.write_bytes(page.content)
+    assert detect_format(saved) == "infobip"
+    events = list(file_changes(saved, FILE_FORMATS["infobip"], NOW))
+    truth = [(c.mdn, EVENT_OF[c.kind], c.at) for c in DATA.report_changes(report.report_id)]
+    assert [(e.mdn, e.event_type, e.effective_at) for e in events if isinstance(e, StateChange)] \
+        == truth  # fmt: skip

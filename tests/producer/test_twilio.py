@@ -1,115 +1,203 @@
-"""The Twilio-style source against the carrier simulator, over real HTTP."""
+"""The Twilio-style source against the carrier simulator, over real HTTP on loopback."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from numguard.simulator import CarrierSimulator, GeneratedDataset
-from numguard.simulator.faults import FaultKind, FaultPlan, FaultRule
+from numguard.simulator import (
+    CarrierSimulator,
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    GeneratedDataset,
+    ManualClock,
+)
 from numguard.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
+from producer.ingest import FILE_FORMATS, detect_format, file_changes
 from producer.sources.base import (
     CredentialsRejected,
     Rejection,
+    RejectKind,
+    Report,
     ReportMissing,
-    SourceRow,
+    SourceUnavailable,
     UnreadableReport,
 )
 from producer.sources.http import RetryPolicy
-from producer.sources.twilio import TwilioSource, read_list_file
+from producer.sources.twilio import TwilioSource, read_list_file, report_id
 from schemas.events import EventType, StateChange
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
-DATA = GeneratedDataset(seed=11, numbers=400, days=3)
+DATA = GeneratedDataset(seed=11, numbers=400, days=3)  # the last day is yesterday (UTC)
 NOW = datetime.now(UTC)
+LIST = "/twilio/deactivations/*"
+Hook = Callable[[httpx.Request], None]
 
 
-def source(sim: CarrierSimulator, *, token: str = DEV_TWILIO_AUTH_TOKEN, days_after: int = 1,
-           lookback: int = 3) -> TwilioSource:  # fmt: skip
-    return TwilioSource(
-        sim.base_url, DEV_TWILIO_ACCOUNT_SID, token, client=httpx.Client(timeout=10),
-        policy=FAST, lookback_days=lookback,
-        today=lambda: DATA.last_date + timedelta(days=days_after),
-    )  # fmt: skip
+@contextmanager
+def twilio(
+    sim: CarrierSimulator, *, token: str = DEV_TWILIO_AUTH_TOKEN, lookback: int = 3,
+    clock: Callable[[], datetime] = lambda: NOW, on_request: Hook | None = None,
+) -> Iterator[TwilioSource]:  # fmt: skip
+    hooks = {"request": [on_request]} if on_request else {}
+    client = httpx.Client(timeout=10, event_hooks=hooks)
+    source = TwilioSource(sim.base_url, DEV_TWILIO_ACCOUNT_SID, token, client=client,
+                          policy=FAST, lookback_days=lookback, clock=clock)  # fmt: skip
+    try:
+        yield source
+    finally:
+        source.close()
 
 
-def test_every_day_is_listed_read_and_normalized_to_deactivations() -> None:
-    with CarrierSimulator(DATA) as sim:
-        twilio = source(sim)
-        reports = list(twilio.reports(set()))
-        assert [r.covers for r in reports] == DATA.dates()
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def test_every_day_is_fetched_through_its_signed_link_and_normalized() -> None:
+    sent: list[httpx.Request] = []
+    with CarrierSimulator(DATA) as sim, twilio(sim, on_request=sent.append) as source:
+        reports = list(source.reports(set()))
+        assert [(r.report_id, r.covers) for r in reports] == [
+            (f"twilio-deactivations-{day:%Y-%m-%d}", day) for day in DATA.dates()
+        ]
         for report in reports:
             assert report.covers is not None
-            rows = list(twilio.rows(report))
+            rows = list(source.rows(report))
             expected = list(DATA.twilio_numbers(report.covers) or [])
             assert expected and [r.fields["number"] for r in rows] == expected
-            changes = [twilio.normalize(row, NOW) for row in rows]
-            assert all(isinstance(c, StateChange) for c in changes)
-            first = changes[0]
-            assert isinstance(first, StateChange)
-            assert first.event_type is EventType.DEACTIVATED
-            assert first.effective_at == datetime.combine(report.covers, datetime.min.time(), UTC)
-            assert first.mdn == "+" + expected[0].lstrip("+")
-        assert list(twilio.reports({r.report_id for r in reports})) == []
+            assert [r.position for r in rows] == list(range(1, len(rows) + 1))
+            events = [source.normalize(row, NOW) for row in rows]
+            assert [(e.mdn, e.event_type, e.effective_at, e.carrier, e.raw_reason)
+                    for e in events if isinstance(e, StateChange)] == [
+                (number, EventType.DEACTIVATED, midnight(report.covers), None, "DEACTIVATION")
+                for number in expected
+            ]  # fmt: skip
+        assert list(source.reports({r.report_id for r in reports[:2]})) == reports[2:]
+        statuses = [(r.path.split("/")[1], r.status) for r in sim.requests()]
+    assert statuses == [("v1", 307), ("twilio", 200)] * len(reports)
+    # Credentials go to the API only, never to the signed link's host.
+    assert [("Authorization" in r.headers, r.url.path.startswith("/v1/")) for r in sent] == [
+        (True, True), (False, False)
+    ] * len(reports)  # fmt: skip
 
 
-def test_an_expired_link_is_asked_for_again() -> None:
-    # Links expire on whole seconds: a 2.1 s stall outlives a 0.5 s link for certain.
-    slow_first_download = FaultRule(
-        FaultKind.DELAY, pattern="/twilio/deactivations/*", count=1, seconds=2.1
-    )
-    with CarrierSimulator(DATA, faults=FaultPlan(rules=(slow_first_download,)),
-                          twilio_link_ttl=0.5) as sim:  # fmt: skip
-        twilio = source(sim)
-        report = next(iter(twilio.reports(set())))
+def test_an_expired_link_is_asked_for_again_a_bounded_number_of_times() -> None:
+    clock = ManualClock(NOW)
+
+    def stall_first_download(request: httpx.Request) -> None:
+        if request.url.path.startswith("/twilio/") and not stalled:
+            stalled.append(request)
+            clock.advance(121)  # the two-minute link runs out on its way to the server
+
+    stalled: list[httpx.Request] = []
+    with (
+        CarrierSimulator(DATA, clock=clock) as sim,
+        twilio(sim, on_request=stall_first_download) as source,
+    ):
+        report = next(iter(source.reports(set())))
         assert report.covers is not None
-        rows = list(twilio.rows(report))
-        assert len(rows) == len(list(DATA.twilio_numbers(report.covers) or []))
-        downloads = [r.status for r in sim.requests("/twilio/deactivations/*")]
-        assert downloads == [403, 200]
-        assert len(sim.requests("/v1/Deactivations")) == 2
+        assert len(list(source.rows(report))) == len(list(DATA.twilio_numbers(report.covers) or []))
+        assert [r.status for r in sim.requests(LIST)] == [403, 200]
+        assert [r.status for r in sim.requests("/v1/Deactivations")] == [307, 307]
+
+    def always_stall(request: httpx.Request) -> None:
+        if request.url.path.startswith("/twilio/"):
+            clock.advance(121)
+
+    with CarrierSimulator(DATA, clock=clock) as sim, twilio(sim, on_request=always_stall) as source:
+        with pytest.raises(
+            SourceUnavailable, match=r"3 signed links in a row were refused \(last: HTTP 403\)"
+        ):
+            list(source.rows(report))
+        assert [r.status for r in sim.requests(LIST)] == [403, 403, 403]
 
 
 def test_a_day_not_available_yet_is_missing_not_a_failure() -> None:
-    with CarrierSimulator(DATA) as sim:
-        twilio = source(sim, days_after=2, lookback=1)  # yesterday is after the last day
-        (report,) = twilio.reports(set())
-        with pytest.raises(ReportMissing, match="30114"):
-            list(twilio.rows(report))
+    tomorrow = NOW + timedelta(days=1)  # so yesterday is today: not published yet
+    with CarrierSimulator(DATA) as sim, twilio(sim, lookback=1, clock=lambda: tomorrow) as source:
+        (report,) = source.reports(set())
+        assert report.covers == NOW.date()
+        with pytest.raises(ReportMissing, match=r"not available yet \(Twilio 30114\)"):
+            list(source.rows(report))
 
 
-def test_wrong_credentials_stop_at_once() -> None:
-    with CarrierSimulator(DATA) as sim:
-        twilio = source(sim, token="wrong-token")
-        report = next(iter(twilio.reports(set())))
-        with pytest.raises(CredentialsRejected) as refused:
-            list(twilio.rows(report))
-        assert len(sim.requests("/v1/Deactivations")) == 1
-        assert "wrong-token" not in str(refused.value)
+def test_a_day_too_old_is_missing_with_a_clear_message() -> None:
+    day = date(2020, 8, 26)
+    with (
+        CarrierSimulator(DATA) as sim,
+        twilio(sim) as source,
+        pytest.raises(ReportMissing, match=r"no longer serves this day \(30113") as missing,
+    ):
+        list(source.rows(Report("twilio", report_id(day), covers=day)))
+    assert "2020-08-27" in str(missing.value) and "look-back window" in str(missing.value)
+
+
+def test_server_errors_are_retried_on_both_requests() -> None:
+    flaky = (FaultRule(FaultKind.ERROR, "/v1/Deactivations", count=2),
+             FaultRule(FaultKind.ERROR, LIST, count=1, status=503))  # fmt: skip
+    with CarrierSimulator(DATA, faults=FaultPlan(rules=flaky)) as sim, twilio(sim) as source:
+        report = next(iter(source.reports(set())))
+        assert list(source.rows(report))
+        assert [r.status for r in sim.requests()] == [500, 500, 307, 503, 200]
+
+
+def test_wrong_credentials_stop_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    with CarrierSimulator(DATA) as sim, twilio(sim, token="wrong-token") as source:
+        report = next(iter(source.reports(set())))
+        with pytest.raises(CredentialsRejected, match="20003 Authenticate") as refused:
+            list(source.rows(report))
+        assert [r.status for r in sim.requests()] == [401]  # no retry storm
+    assert "wrong-token" not in str(refused.value) + caplog.text
 
 
 def test_a_truncated_list_is_unreadable() -> None:
-    cut = FaultRule(FaultKind.TRUNCATE, pattern="/twilio/deactivations/*", count=1)
-    with CarrierSimulator(DATA, faults=FaultPlan(rules=(cut,))) as sim:
-        twilio = source(sim)
-        report = next(iter(twilio.reports(set())))
-        with pytest.raises(UnreadableReport, match="broke off"):
-            list(twilio.rows(report))
+    cut = FaultRule(FaultKind.TRUNCATE, pattern=LIST, count=1)
+    with CarrierSimulator(DATA, faults=FaultPlan(rules=(cut,))) as sim, twilio(sim) as source:
+        report = next(iter(source.reports(set())))
+        with pytest.raises(UnreadableReport, match=r"the download broke off \(RemoteProtocolError"):
+            list(source.rows(report))
+
+
+def test_a_client_that_follows_redirects_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not follow redirects"):
+        TwilioSource("http://127.0.0.1:9", "AC1", "t", lookback_days=1,
+                     client=httpx.Client(follow_redirects=True))  # fmt: skip
 
 
 def test_saved_lists_accept_every_number_form_and_need_a_date_in_the_name() -> None:
-    text = "+12025550101\r\n12025550102\r\n2025550103\r\n\r\nnot-a-number\r\n\r\n"
-    rows = list(read_list_file(io.StringIO(text), "twilio_deactivations_2024-03-05.txt"))
+    text = "\ufeff+12025550101\r\n12025550102\r\n2025550103\n\r\n555-0199\r\n\r\n"
+    rows = list(
+        read_list_file(io.StringIO(text, newline=""), "twilio_deactivations_2024-03-05.txt")
+    )
     assert [r.position for r in rows] == [1, 2, 3, 5]
-    changes = [TwilioSource.normalize(row, NOW) for row in rows]
-    assert [c.mdn for c in changes if isinstance(c, StateChange)] == [
-        "+12025550101", "+12025550102", "+12025550103"
-    ]  # fmt: skip
-    (bad,) = [c for c in changes if isinstance(c, Rejection)]
-    assert "is not a phone number" in bad.reason
-    with pytest.raises(UnreadableReport, match="no date in the name"):
-        list(read_list_file(io.StringIO(text), "deactivations.txt"))
-    assert isinstance(rows[0], SourceRow)
+    results = [TwilioSource.normalize(row, NOW) for row in rows]
+    assert [(c.mdn, c.effective_at) for c in results if isinstance(c, StateChange)] == [
+        (f"+1202555010{n}", datetime(2024, 3, 5, tzinfo=UTC)) for n in (1, 2, 3)
+    ]
+    (bad,) = [c for c in results if isinstance(c, Rejection)]
+    assert (bad.kind, bad.row.position) == (RejectKind.BAD_NUMBER, 5)
+    assert "is not a phone number" in bad.reason and "555-0199" not in bad.reason
+    for name in ("deactivations.txt", "twilio_deactivations_2024-02-30.txt"):
+        with pytest.raises(UnreadableReport, match="name a saved Twilio list with its day"):
+            list(read_list_file(io.StringIO(text), name))
+
+
+def test_ingest_reads_a_list_saved_from_the_signed_link(tmp_path: Path) -> None:
+    day = DATA.dates()[1]
+    auth = (DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN)
+    with CarrierSimulator(DATA) as sim:
+        link = httpx.get(sim.url("/v1/Deactivations"), params={"Date": str(day)}, auth=auth)
+        saved = tmp_path / f"twilio_deactivations_{day}.txt"
+        saved.write_bytes(httpx.get(link.json()["redirect_to"]).content)
+    assert detect_format(saved) == "twilio"
+    events = list(file_changes(saved, FILE_FORMATS["twilio"], NOW))
+    assert [(e.mdn, e.effective_at) for e in events if isinstance(e, StateChange)] == [
+        (number, midnight(day)) for number in DATA.twilio_numbers(day) or []
+    ]
