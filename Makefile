@@ -37,7 +37,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 kafka-jars: install  ## fetch the pinned Apache Kafka jars (cached after the first run)
-	$(BIN)/python -m numguard.localkafka.jars
+	$(BIN)/python -m numguard.devtools.localkafka.jars
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from consumer.store import Consumed, open_store
-from producer.normalize import convey_row
-from producer.sources import convey
-from schemas.codec import EventCodec
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import Consumed, open_store
+from numguard.producer.normalize import convey_row
+from numguard.producer.sources import convey
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType, StateChange
 
 REASONS = ["DEACTIVATE", "SUSPEND", "REACTIVATE", "CHANGE_MDN"]
 
@@ -58,7 +58,7 @@ def bench_codec(count: int) -> dict[str, float]:
     from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from schemas.codec import current_schema, to_record
+    from numguard.schemas.codec import current_schema, to_record
 
     changes = sample_changes(count)
     codec = EventCodec()
@@ -153,7 +153,7 @@ def bench_store(url: str, count: int, batch: int) -> dict[str, float]:
 
 
 def bench_kafka_ingest(folder: Path, rows: int) -> dict[str, float]:
-    from numguard.localkafka.broker import LocalKafka
+    from numguard.devtools.localkafka.broker import LocalKafka
 
     path = folder / "mcdn_deact_20240305.csv"
     write_convey_file(path, rows)

@@ -16,10 +16,10 @@ from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
-from consumer.store import SqlStore
-from consumer.store.rules import decide
-from numguard.phone import InvalidNumber, normalize
-from producer.normalize import parse_time
+from numguard.consumer.store import SqlStore
+from numguard.consumer.store.rules import decide
+from numguard.core.phone import InvalidNumber, normalize
+from numguard.core.times import parse_time
 
 CHUNK_ROWS = 2000
 ADDED_COLUMNS = ("numguard_decision", "numguard_reason", "numguard_new_mdn")

@@ -23,13 +23,13 @@ from confluent_kafka import (
 )
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from consumer.metrics import StoreConsumerMetrics
-from consumer.store import Consumed, SqlStore
-from numguard.deadletter import DeadLetter
-from numguard.kafka.clients import KafkaConfig
-from numguard.kafka.topics import TopicNames
-from schemas.codec import EventCodec, UndecodableEvent
-from schemas.events import EventType
+from numguard.consumer.metrics import StoreConsumerMetrics
+from numguard.consumer.store import Consumed, SqlStore
+from numguard.core.deadletter import DeadLetter
+from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.topics import TopicNames
+from numguard.schemas.codec import EventCodec, UndecodableEvent
+from numguard.schemas.events import EventType
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from numguard.kafka.clients import KafkaConfig
+from numguard.core.kafka.clients import KafkaConfig
 
 READ_TIMEOUT_SECONDS = 30.0
 

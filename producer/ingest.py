@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from producer import normalize
-from producer.checkpoints import Checkpoint
-from producer.publish import ReportPublisher
-from producer.sources import convey, infobip, twilio
-from producer.sources.base import Rejection, SourceRow, UnreadableReport
-from schemas.events import StateChange
+from numguard.producer import normalize
+from numguard.producer.checkpoints import Checkpoint
+from numguard.producer.publish import ReportPublisher
+from numguard.producer.sources import convey, infobip, twilio
+from numguard.producer.sources.base import Rejection, SourceRow, UnreadableReport
+from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from numguard.phone import InvalidNumber, mask, normalize
-from producer.sources.base import Rejection, RejectKind, SourceRow
-from schemas.events import EventType, StateChange
+from numguard.core.phone import InvalidNumber, mask, normalize
+from numguard.core.times import parse_time
+from numguard.producer.sources.base import Rejection, RejectKind, SourceRow
+from numguard.schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
     "DEACTIVATE": EventType.DEACTIVATED,
@@ -49,14 +50,6 @@ def _change(
         raw_reason=raw_reason,
         ingested_at=ingested_at,
     )
-
-
-def parse_time(text: str) -> datetime:
-    """ISO 8601 to an aware UTC datetime; a time without an offset is read as UTC."""
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:

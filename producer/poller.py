@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from producer.checkpoints import Checkpoint
-from producer.metrics import ProducerMetrics
-from producer.publish import ReportPublisher
-from producer.sources.base import (
+from numguard.producer.checkpoints import Checkpoint
+from numguard.producer.metrics import ProducerMetrics
+from numguard.producer.publish import ReportPublisher
+from numguard.producer.sources.base import (
     CredentialsRejected,
     Rejection,
     Report,
@@ -27,7 +27,7 @@ from producer.sources.base import (
     SourceUnavailable,
     UnreadableReport,
 )
-from schemas.events import StateChange
+from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from dataclasses import replace
 
 from confluent_kafka import KafkaException, Message, Producer
 
-from numguard.deadletter import DeadLetter
-from numguard.kafka.clients import KafkaConfig
-from numguard.kafka.topics import TopicNames
-from producer.checkpoints import Checkpoint
-from producer.metrics import ProducerMetrics
-from producer.sources.base import Rejection
-from schemas.codec import EventCodec
-from schemas.events import StateChange
+from numguard.core.deadletter import DeadLetter
+from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.topics import TopicNames
+from numguard.producer.checkpoints import Checkpoint
+from numguard.producer.metrics import ProducerMetrics
+from numguard.producer.sources.base import Rejection
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 

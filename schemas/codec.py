@@ -27,7 +27,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from schemas.events import EventType, StateChange
+from numguard.schemas.events import EventType, StateChange
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -58,7 +58,7 @@ def _load_version(version: int, text: str) -> SchemaVersion:
 @cache
 def schema_versions() -> tuple[SchemaVersion, ...]:
     """Every committed version of the event schema, oldest first."""
-    folder = resources.files("schemas") / "avro"
+    folder = resources.files("numguard.schemas") / "avro"
     found = []
     for entry in folder.iterdir():
         name = entry.name
@@ -144,6 +144,18 @@ class EventCodec:
         except Exception as error:  # fastavro raises many types for corrupt bodies
             raise UndecodableEvent(f"corrupt Avro body: {error}") from error
         return from_record(record)  # type: ignore[arg-type]
+
+    def decode_record(self, key: bytes | None, value: bytes | None) -> StateChange:
+        """A consumed record's event, checked as every consumer needs it: a type this
+        version knows, and the record's key equal to the event's number (the key
+        decides the partition, so per-number order depends on it).
+        Raises UndecodableEvent otherwise."""
+        change = self.decode(value)
+        if change.event_type is EventType.UNKNOWN:
+            raise UndecodableEvent("event type unknown to this version of numguard")
+        if key != change.mdn.encode():
+            raise UndecodableEvent("message key is not the event's number")
+        return change
 
     def _prefix(self) -> bytes:
         if self._registry is None:

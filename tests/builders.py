@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from producer.normalize import event_id
-from schemas.events import EventType, StateChange
+from numguard.producer.normalize import event_id
+from numguard.schemas.events import EventType, StateChange
 
 NUMBER = "+12025550100"
 

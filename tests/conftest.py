@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from consumer.store import SqlStore, open_store
-from numguard.kafka.clients import base_config
-from numguard.kafka.topics import TopicNames, ensure_topics
+from numguard.consumer.store import SqlStore, open_store
+from numguard.core.kafka.clients import base_config
+from numguard.core.kafka.topics import TopicNames, ensure_topics
 from tests.support.docker import docker_engine_answers
 from tests.support.kafka import kafka_for_tests
 from tests.support.postgres import fresh_postgres_database, local_postgres

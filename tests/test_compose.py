@@ -57,7 +57,7 @@ def test_no_secret_is_written_into_the_file() -> None:
 
 
 def test_the_mounted_crm_configuration_loads_with_the_compose_environment() -> None:
-    from consumer.crm.config import load_config
+    from numguard.consumer.crm.config import load_config
 
     environment = {"CRM_WEBHOOK_SECRET": "s", "NUMGUARD_CRM_CRM_URL": "https://crm.example/h"}
     (endpoint,) = load_config(ROOT / "deploy" / "crm.toml", environment).endpoints

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from numguard.kafka.topics import TopicNames
-from numguard.localkafka.broker import free_port
-from numguard.simulator import CarrierSimulator, GeneratedDataset
+from numguard.core.kafka.topics import TopicNames
+from numguard.devtools.localkafka.broker import free_port
+from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from consumer.crm.signing import signature
+from numguard.consumer.crm.signing import signature
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

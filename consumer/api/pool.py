@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from consumer.store import SqlStore, open_store
+from numguard.consumer.store import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from consumer.api.openapi import document
-from consumer.api.pool import StorePool
-from consumer.store.rules import decide
-from numguard.phone import InvalidNumber, normalize
-from producer.normalize import parse_time
+from numguard.consumer.api.openapi import document
+from numguard.consumer.api.pool import StorePool
+from numguard.consumer.store.rules import decide
+from numguard.core.phone import InvalidNumber, normalize
+from numguard.core.times import parse_time
 
 MAX_BATCH_ITEMS = 10_000
 MAX_BODY_BYTES = 4 * 1024 * 1024

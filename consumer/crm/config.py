@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from consumer.crm import settings
-from consumer.crm.settings import Backoff
-from numguard import logs
-from schemas.events import EventType
+from numguard.consumer.crm import settings
+from numguard.consumer.crm.settings import Backoff
+from numguard.core import logs
+from numguard.schemas.events import EventType
 
 ENV_PREFIX = "NUMGUARD_CRM_"
 ENDPOINTS_ENV = "NUMGUARD_CRM_ENDPOINTS"

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from numguard.kafka.clients import KafkaConfig
+from numguard.core.kafka.clients import KafkaConfig
 
 if TYPE_CHECKING:
-    from consumer.crm.delivery import Outcome
+    from numguard.consumer.crm.delivery import Outcome
 
 log = logging.getLogger(__name__)
 

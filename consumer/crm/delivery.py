@@ -17,15 +17,14 @@ from dataclasses import dataclass
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
 
-from consumer.crm import cloudevents, signing
-from consumer.crm.config import Endpoint
-from consumer.crm.metrics import CrmMetrics
-from numguard import logs
-from numguard.metrics import package_version
-from numguard.phone import mask
-from producer.sources.http import RETRYABLE_STATUS, retry_after_seconds
+from numguard.consumer.crm import cloudevents, signing
+from numguard.consumer.crm.config import Endpoint
+from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.core import logs
+from numguard.core.http import RETRYABLE_STATUS, RetryableAnswer, WaitRetryAfterOrBackoff
+from numguard.core.metrics import package_version
+from numguard.core.phone import mask
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +44,6 @@ class Outcome:
         return self.outcome == "delivered"
 
 
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response, text: str) -> None:
-        super().__init__(f"HTTP {response.status_code}: {text}")
-        self.response = response
-
-
-class _WaitRetryAfterOrBackoff:
-    def __init__(self, endpoint: Endpoint) -> None:
-        backoff = endpoint.backoff
-        # initial, 2 x initial, 4 x initial ... plus up to one `initial` of jitter, capped.
-        self._backoff = wait_exponential_jitter(
-            multiplier=backoff.initial_seconds, jitter=backoff.initial_seconds,
-            max=backoff.max_seconds,
-        )  # fmt: skip
-        # Retry-After is the endpoint's own word: honoured beyond the backoff's maximum,
-        # up to a ceiling that keeps a mistaken header from parking a number for days.
-        self._max = max(backoff.max_seconds, RETRY_AFTER_CEILING_SECONDS)
-
-    def __call__(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable):
-            asked = retry_after_seconds(error.response)
-            if asked is not None:
-                return min(asked, self._max)
-        return float(self._backoff(state))
-
-
 class EndpointClient:
     """Delivers to one endpoint, at most max_concurrency requests at a time. The slot is
     held for one request, not through a backoff wait: a number waiting to retry does not
@@ -81,6 +53,13 @@ class EndpointClient:
         self.endpoint = endpoint
         self._metrics = metrics
         self._slots = asyncio.Semaphore(endpoint.max_concurrency)
+        backoff = endpoint.backoff
+        # Retry-After is the endpoint's own word: honoured beyond the backoff's maximum,
+        # up to a ceiling that keeps a mistaken header from parking a number for days.
+        self._wait = WaitRetryAfterOrBackoff(
+            backoff.initial_seconds, backoff.max_seconds,
+            retry_after_ceiling=max(backoff.max_seconds, RETRY_AFTER_CEILING_SECONDS),
+        )  # fmt: skip
         # When the endpoint started failing (None while it answers), and how: for the
         # notifier's periodic "endpoint down" log line rather than one line per retry.
         self.failing_since: float | None = None
@@ -105,8 +84,8 @@ class EndpointClient:
         event_id = str(event["id"])
         number = str(event.get("subject") or "")
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type((_Retryable, httpx.TransportError)),
-            wait=_WaitRetryAfterOrBackoff(self.endpoint),
+            retry=retry_if_exception_type((RetryableAnswer, httpx.TransportError)),
+            wait=self._wait,
             stop=stop_after_attempt(self.endpoint.max_attempts),
             before_sleep=lambda state: self._log_retry(state, number),
             reraise=True,
@@ -128,7 +107,7 @@ class EndpointClient:
                     "rejected", response.status_code, attempts,
                     f"HTTP {response.status_code}: {text}",
                 )  # fmt: skip
-        except _Retryable as error:
+        except RetryableAnswer as error:
             outcome = Outcome("exhausted", error.response.status_code, attempts, str(error))
         except httpx.TransportError as error:
             text = _clean(f"{type(error).__name__}: {error}", number)
@@ -157,7 +136,7 @@ class EndpointClient:
                     self._metrics.attempts.labels(name).inc()
                     self._metrics.duration.labels(name).observe(time.perf_counter() - started)
         if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-            error = _Retryable(response, _clean(response.text[:_ERROR_TEXT_LIMIT], number))
+            error = RetryableAnswer(response, _clean(response.text[:_ERROR_TEXT_LIMIT], number))
             self._failing(str(error))
             raise error
         self.failing_since = None  # it answers: a 4xx is the request's fault, not the endpoint's

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from consumer.crm.metrics import CrmMetrics
-from consumer.crm.progress import PartitionProgress
+from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.consumer.crm.progress import PartitionProgress
 
 if TYPE_CHECKING:
-    from consumer.crm.delivery import EndpointClient
+    from numguard.consumer.crm.delivery import EndpointClient
 
 log = logging.getLogger(__name__)
 

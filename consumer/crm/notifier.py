@@ -20,24 +20,24 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from consumer.crm.cloudevents import to_cloudevent
-from consumer.crm.config import CrmConfig
-from consumer.crm.deadletter import (
+from numguard.consumer.crm.cloudevents import to_cloudevent
+from numguard.consumer.crm.config import CrmConfig
+from numguard.consumer.crm.deadletter import (
     DeadLetterWriter,
     crm_dead_letter_topic,
     failed_delivery,
     undecodable,
 )
-from consumer.crm.delivery import EndpointClient
-from consumer.crm.flow import FlowControl, NotifierSummary, Partition, Waiting
-from consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
-from consumer.crm.ordering import KeyedSerialExecutor
-from consumer.crm.progress import Origin, PartitionProgress, published_at
-from numguard.kafka.clients import KafkaConfig
-from numguard.kafka.topics import TopicNames
-from numguard.phone import mask
-from schemas.codec import EventCodec, UndecodableEvent
-from schemas.events import EventType
+from numguard.consumer.crm.delivery import EndpointClient
+from numguard.consumer.crm.flow import FlowControl, NotifierSummary, Partition, Waiting
+from numguard.consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
+from numguard.consumer.crm.ordering import KeyedSerialExecutor
+from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
+from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.topics import TopicNames
+from numguard.core.phone import mask
+from numguard.schemas.codec import EventCodec, UndecodableEvent
+from numguard.schemas.events import EventType
 
 log = logging.getLogger(__name__)
 

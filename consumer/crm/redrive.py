@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from consumer.crm.config import Endpoint
-from consumer.crm.deadletter import CrmDeadLetter, DeadLetterWriter
-from consumer.crm.delivery import EndpointClient
-from consumer.crm.metrics import CrmMetrics
-from numguard.kafka.clients import KafkaConfig
-from numguard.phone import mask
+from numguard.consumer.crm.config import Endpoint
+from numguard.consumer.crm.deadletter import CrmDeadLetter, DeadLetterWriter
+from numguard.consumer.crm.delivery import EndpointClient
+from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.phone import mask
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from schemas.events import EventType
+from numguard.schemas.events import EventType
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,11 @@ def check(where: str, value: Any, spec: Key, problems: list[str]) -> Any:
     if isinstance(value, bool) or not isinstance(value, wanted):
         problems.append(f"{where}: expected {_describe(spec)}, got {type(value).__name__}")
         return None
+    return _bounded(where, value, spec, problems)
+
+
+def _bounded(where: str, value: Any, spec: Key, problems: list[str]) -> Any:
+    """A value already of the key's type, checked against its bounds."""
     if spec.kind == "str":
         if not value.strip():
             problems.append(f"{where}: must not be empty")

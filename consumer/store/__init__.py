@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumer.store.sql import Consumed, SqlStore
+from numguard.consumer.store.sql import Consumed, SqlStore
 
 __all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "open_store"]
 
@@ -24,14 +24,14 @@ def open_store(url: str, *, create: bool = True) -> SqlStore:
     an empty store: an empty store would answer "allow" for every number.
     """
     if url.startswith("sqlite:///"):
-        from consumer.store.sqlite import SqliteDialect
+        from numguard.consumer.store.sqlite import SqliteDialect
 
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.exists():
             raise StoreMissing(f"no store at {path}: run `numguard consume store` first")
         return SqlStore(SqliteDialect(path), create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        from consumer.store.postgres import PostgresDialect
+        from numguard.consumer.store.postgres import PostgresDialect
 
         return SqlStore(PostgresDialect(url), create=create)
     scheme = url.split(":", 1)[0] if ":" in url else url

@@ -17,10 +17,10 @@ The rules (carriers' and aggregators' guidance):
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from schemas.events import EventType, StateChange
+from numguard.schemas.events import EventType, StateChange
 
 OrderKey = tuple[int, str, int, str]  # effective ms, report id, position, event id
 
@@ -121,15 +121,15 @@ def decide(mdn: str, state: NumberState | None, consented_at: datetime | None) -
         return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
     voided_on = state.last_voided_at.date() if state.last_voided_at else None
     suspended = state.pause_type is EventType.SUSPENDED
-    facts = {
-        "deactivated_on": voided_on,
-        "new_mdn": state.new_mdn,
-        "suspended_since": state.pause_since if suspended else None,
-    }
+    # The facts go with every answer; the verdict and reason are decided below.
+    active = Decision(
+        mdn, Verdict.ALLOW, Reason.ACTIVE, deactivated_on=voided_on, new_mdn=state.new_mdn,
+        suspended_since=state.pause_since if suspended else None,
+    )  # fmt: skip
     # A consent given on the day of the deactivation, even hours later, is void:
     # the new subscriber must opt in at a date later than the deactivation date.
     if voided_on is not None and (consented_at is None or utc_date(consented_at) <= voided_on):
-        return Decision(mdn, Verdict.BLOCK, Reason.DEACTIVATED, **facts)
+        return replace(active, verdict=Verdict.BLOCK, reason=Reason.DEACTIVATED)
     if suspended:
-        return Decision(mdn, Verdict.HOLD, Reason.SUSPENDED, **facts)
-    return Decision(mdn, Verdict.ALLOW, Reason.ACTIVE, **facts)
+        return replace(active, verdict=Verdict.HOLD, reason=Reason.SUSPENDED)
+    return active

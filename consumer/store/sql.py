@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from consumer.store import rules
-from consumer.store.rules import NumberState, OrderKey
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import rules
+from numguard.consumer.store.rules import NumberState, OrderKey
+from numguard.schemas.events import EventType, StateChange
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS number_state (
@@ -100,7 +100,7 @@ def _key_text(key: OrderKey | None) -> str | None:
 
 
 def _key(text: str | None) -> OrderKey | None:
-    return None if text is None else tuple(json.loads(text))  # type: ignore[return-value]
+    return None if text is None else tuple(json.loads(text))
 
 
 def _state_from_row(row: tuple[Any, ...]) -> NumberState:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from schemas.events import StateChange
+from numguard.schemas.events import StateChange
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import httpx
 
-from producer.normalize import convey_row
-from producer.sources.base import (
+from numguard.producer.normalize import convey_row
+from numguard.producer.sources.base import (
     Report,
     ReportMissing,
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import RetryPolicy, send
+from numguard.producer.sources.http import RetryPolicy, send
 
 SOURCE = "convey"
 COLUMNS = ("MDN", "REASON_CODE", "MODIFICATION_DATE", "NEW_MDN", "CARRIER_NAME")

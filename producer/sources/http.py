@@ -9,7 +9,6 @@ its feed.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from producer.sources.base import CredentialsRejected, SourceUnavailable
+from numguard.core.http import RETRYABLE_STATUS, RetryableAnswer, WaitRetryAfterOrBackoff
+from numguard.producer.sources.base import CredentialsRejected, SourceUnavailable
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 AUTH_STATUS = frozenset({401, 403})
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -33,41 +31,6 @@ class RetryPolicy:
     attempts: int = 6
     initial_seconds: float = 1.0
     max_seconds: float = 60.0
-
-
-class _RetryableAnswer(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The Retry-After header as seconds (it may be a number or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
-
-
-class _WaitRetryAfterOrBackoff:
-    def __init__(self, policy: RetryPolicy) -> None:
-        # initial, 2 x initial, 4 x initial ... plus up to one `initial` of jitter, capped.
-        self._backoff = wait_exponential_jitter(
-            multiplier=policy.initial_seconds, jitter=policy.initial_seconds, max=policy.max_seconds
-        )
-        self._max = policy.max_seconds
-
-    def __call__(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _RetryableAnswer):
-            asked = retry_after_seconds(error.response)
-            if asked is not None:
-                return min(asked, self._max)
-        return float(self._backoff(state))
 
 
 class Pacer:
@@ -104,14 +67,14 @@ def send(
     SourceUnavailable (retries used up).
     """
     retrying = Retrying(
-        retry=retry_if_exception_type((_RetryableAnswer, httpx.TransportError)),
-        wait=_WaitRetryAfterOrBackoff(policy),
+        retry=retry_if_exception_type((RetryableAnswer, httpx.TransportError)),
+        wait=WaitRetryAfterOrBackoff(policy.initial_seconds, policy.max_seconds),
         stop=stop_after_attempt(policy.attempts),
         reraise=True,
     )
     try:
         response = retrying(_send_once, client, request, pacer)
-    except _RetryableAnswer as error:
+    except RetryableAnswer as error:
         error.response.read()
         raise SourceUnavailable(
             f"{source}: HTTP {error.response.status_code} after {policy.attempts} attempts: "
@@ -140,5 +103,5 @@ def _send_once(client: httpx.Client, request: httpx.Request, pacer: Pacer | None
     if response.status_code in RETRYABLE_STATUS:
         response.read()
         response.close()
-        raise _RetryableAnswer(response)
+        raise RetryableAnswer(response)
     return response

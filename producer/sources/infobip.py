@@ -19,17 +19,17 @@ from urllib.parse import quote
 
 import httpx
 
-from producer.normalize import infobip_item
-from producer.sources.base import (
+from numguard.producer.normalize import infobip_item
+from numguard.producer.sources.base import (
     Report,
     ReportMissing,
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import REQUEST_TIMEOUT_SECONDS, Pacer, RetryPolicy, send
-from producer.sources.infobip_records import SOURCE, ReportMeta, item_row
-from producer.sources.infobip_records import read_records_file as read_records_file
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, Pacer, RetryPolicy, send
+from numguard.producer.sources.infobip_records import SOURCE, ReportMeta, item_row
+from numguard.producer.sources.infobip_records import read_records_file as read_records_file
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from producer.normalize import parse_time
-from producer.sources.base import SourceRow, UnreadableReport
+from numguard.core.times import parse_time
+from numguard.producer.sources.base import SourceRow, UnreadableReport
 
 SOURCE = "infobip"
 ITEM_FIELDS = ("date", "destination", "type", "newDestination")

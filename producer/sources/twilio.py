@@ -18,15 +18,15 @@ from typing import NoReturn, TextIO
 
 import httpx
 
-from producer.normalize import twilio_line
-from producer.sources.base import (
+from numguard.producer.normalize import twilio_line
+from numguard.producer.sources.base import (
     Report,
     ReportMissing,
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
 
 SOURCE = "twilio"
 DEACTIVATIONS_PATH = "/v1/Deactivations"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from consumer.store import open_store
-from numguard.kafka.clients import idempotent_producer_config
-from numguard.kafka.topics import TopicNames
-from schemas.codec import EventCodec
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import open_store
+from numguard.core.kafka.clients import idempotent_producer_config
+from numguard.core.kafka.topics import TopicNames
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
 
 pytestmark = pytest.mark.kafka

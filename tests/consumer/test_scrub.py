@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from consumer.store import Consumed, SqlStore
-from schemas.events import EventType
+from numguard.consumer.store import Consumed, SqlStore
+from numguard.schemas.events import EventType
 from tests.builders import change
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from consumer.store import Consumed, SqlStore
-from schemas.events import EventType
+from numguard.consumer.store import Consumed, SqlStore
+from numguard.schemas.events import EventType
 from tests.builders import change
 
 TOKEN = "t0ken-for-tests-9f2c"

@@ -8,13 +8,13 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 
-from consumer.store import SqlStore, open_store
-from consumer.store.rules import decide
-from consumer.store_consumer import ConsumeSummary, StoreConsumer
-from numguard.kafka.clients import consumer_config, idempotent_producer_config
-from numguard.kafka.topics import TopicNames
-from schemas.codec import EventCodec
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import SqlStore, open_store
+from numguard.consumer.store.rules import decide
+from numguard.consumer.store_consumer import ConsumeSummary, StoreConsumer
+from numguard.core.kafka.clients import consumer_config, idempotent_producer_config
+from numguard.core.kafka.topics import TopicNames
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import at, change
 from tests.support.topic_reader import read_committed
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from producer.normalize import convey_row
-from producer.sources import convey
-from producer.sources.base import Rejection, UnreadableReport
-from schemas.events import EventType, StateChange
+from numguard.producer.normalize import convey_row
+from numguard.producer.sources import convey
+from numguard.producer.sources.base import Rejection, UnreadableReport
+from numguard.schemas.events import EventType, StateChange
 
 HEADER = "MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

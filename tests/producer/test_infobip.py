@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from numguard.simulator import (
+from numguard.devtools.simulator import (
     CarrierSimulator,
     Credentials,
     DirectoryDataset,
@@ -26,9 +26,9 @@ from numguard.simulator import (
     Kind,
     ManualClock,
 )
-from numguard.simulator.feeds import CarrierData
-from producer.ingest import FILE_FORMATS, detect_format, file_changes
-from producer.sources.base import (
+from numguard.devtools.simulator.feeds import CarrierData
+from numguard.producer.ingest import FILE_FORMATS, detect_format, file_changes
+from numguard.producer.sources.base import (
     CredentialsRejected,
     Rejection,
     RejectKind,
@@ -38,9 +38,9 @@ from producer.sources.base import (
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import Pacer, RetryPolicy
-from producer.sources.infobip import InfobipSource, read_records_file
-from schemas.events import EventType, StateChange
+from numguard.producer.sources.http import Pacer, RetryPolicy
+from numguard.producer.sources.infobip import InfobipSource, read_records_file
+from numguard.schemas.events import EventType, StateChange
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=2.0)
 KEY = "infobip-test-key-51c2"
@@ -195,7 +195,7 @@ def test_expired_unpublished_reports_are_warned_about_once_and_not_yielded(
     with (
         simulator() as sim,
         infobip(sim, clock=lambda: later, lookback_days=70) as source,
-        caplog.at_level(logging.WARNING, logger="producer.sources.infobip"),
+        caplog.at_level(logging.WARNING, logger="numguard.producer.sources.infobip"),
     ):
         yielded = {r.report_id for r in source.reports({published.report_id})}
         again = {r.report_id for r in source.reports({published.report_id})}
@@ -217,7 +217,7 @@ def test_a_report_that_vanishes_before_it_is_published_is_warned_about(
     with simulator(clock=clock) as sim, infobip(sim) as source:
         listed = {r.report_id for r in source.reports(set())}
         clock.set(lost[0].expiry_date + timedelta(seconds=1))  # Infobip deletes them
-        with caplog.at_level(logging.WARNING, logger="producer.sources.infobip"):
+        with caplog.at_level(logging.WARNING, logger="numguard.producer.sources.infobip"):
             again = {r.report_id for r in source.reports(set())}
     assert listed - again == {r.report_id for r in lost}
     for report in lost:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from numguard.kafka.clients import base_config, transactional_producer_config
-from numguard.kafka.topics import TopicNames
-from producer import ingest as ingest_module
-from producer.checkpoints import read_checkpoints
-from producer.ingest import IngestSummary, ingest_files
-from producer.publish import ReportPublisher
-from schemas.codec import EventCodec
-from schemas.events import EventType
+from numguard.core.kafka.clients import base_config, transactional_producer_config
+from numguard.core.kafka.topics import TopicNames
+from numguard.producer import ingest as ingest_module
+from numguard.producer.checkpoints import read_checkpoints
+from numguard.producer.ingest import IngestSummary, ingest_files
+from numguard.producer.publish import ReportPublisher
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType
 from tests.support.topic_reader import read_committed
 
 pytestmark = pytest.mark.kafka

@@ -17,17 +17,17 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from numguard.kafka.clients import base_config, transactional_producer_config
-from numguard.kafka.topics import TopicNames
-from numguard.simulator import CarrierSimulator, GeneratedDataset
-from numguard.simulator.faults import FaultKind, FaultPlan, FaultRule
-from producer.checkpoints import Checkpoint, read_checkpoints
-from producer.metrics import ProducerMetrics
-from producer.poller import Poller
-from producer.publish import ReportPublisher
-from producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
-from producer.sources.http import RetryPolicy
-from schemas.codec import EventCodec
+from numguard.core.kafka.clients import base_config, transactional_producer_config
+from numguard.core.kafka.topics import TopicNames
+from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
+from numguard.devtools.simulator.faults import FaultKind, FaultPlan, FaultRule
+from numguard.producer.checkpoints import Checkpoint, read_checkpoints
+from numguard.producer.metrics import ProducerMetrics
+from numguard.producer.poller import Poller
+from numguard.producer.publish import ReportPublisher
+from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
+from numguard.producer.sources.http import RetryPolicy
+from numguard.schemas.codec import EventCodec
 from tests.support.topic_reader import read_committed
 
 pytestmark = pytest.mark.kafka
@@ -231,7 +231,7 @@ def test_a_producer_killed_mid_report_publishes_each_row_exactly_once_after_rest
 def test_twilio_lists_are_published_and_refused_credentials_stop_the_source(
     kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    from numguard.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
+    from numguard.devtools.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
 
     data = GeneratedDataset(seed=9, numbers=300, days=2)  # its last day is yesterday
     base = {
@@ -258,7 +258,7 @@ def test_twilio_lists_are_published_and_refused_credentials_stop_the_source(
 def test_infobip_reports_are_published_once_each_at_its_pace(
     kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    from numguard.simulator.server import Credentials
+    from numguard.devtools.simulator.server import Credentials
 
     data = GeneratedDataset(seed=13, numbers=300, days=2)
     env = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from numguard.simulator import (
+from numguard.devtools.simulator import (
     CarrierSimulator,
     FaultKind,
     FaultPlan,
@@ -19,9 +19,9 @@ from numguard.simulator import (
     GeneratedDataset,
     ManualClock,
 )
-from numguard.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
-from producer.ingest import FILE_FORMATS, detect_format, file_changes
-from producer.sources.base import (
+from numguard.devtools.simulator.server import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN
+from numguard.producer.ingest import FILE_FORMATS, detect_format, file_changes
+from numguard.producer.sources.base import (
     CredentialsRejected,
     Rejection,
     RejectKind,
@@ -30,9 +30,9 @@ from producer.sources.base import (
     SourceUnavailable,
     UnreadableReport,
 )
-from producer.sources.http import RetryPolicy
-from producer.sources.twilio import TwilioSource, read_list_file, report_id
-from schemas.events import EventType, StateChange
+from numguard.producer.sources.http import RetryPolicy
+from numguard.producer.sources.twilio import TwilioSource, read_list_file, report_id
+from numguard.schemas.events import EventType, StateChange
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
 DATA = GeneratedDataset(seed=11, numbers=400, days=3)  # the last day is yesterday (UTC)

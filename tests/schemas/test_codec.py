@@ -10,14 +10,14 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from schemas.codec import (
+from numguard.schemas.codec import (
     SINGLE_OBJECT_MARKER,
     EventCodec,
     UndecodableEvent,
     current_schema,
     schema_versions,
 )
-from schemas.events import EventType, StateChange
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from numguard.localkafka.broker import LocalKafka
+from numguard.devtools.localkafka.broker import LocalKafka
 from tests.support.docker import docker_engine_answers
 
 # testcontainers' own default image, the one its readiness check is written for.

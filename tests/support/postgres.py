@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from numguard.localkafka.broker import free_port
+from numguard.devtools.localkafka.broker import free_port
 
 START_TIMEOUT_SECONDS = 60
 

@@ -23,19 +23,19 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 from prometheus_client import CollectorRegistry
 
-from consumer.crm.config import CrmConfig, Endpoint, NotifierSettings
-from consumer.crm.deadletter import ensure_crm_dead_letter_topic
-from consumer.crm.metrics import CrmMetrics
-from consumer.crm.notifier import CrmNotifier
-from consumer.crm.settings import Backoff
-from numguard import config as global_config
-from numguard import logs
-from numguard.commands.crm import register_consume_crm, register_dlq
-from numguard.kafka.clients import base_config, consumer_config, idempotent_producer_config
-from numguard.kafka.topics import TopicNames
-from numguard.options import UsageError
-from schemas.codec import EventCodec
-from schemas.events import EventType, StateChange
+from numguard.cli import config as global_config
+from numguard.cli.commands.crm import register_consume_crm, register_dlq
+from numguard.cli.options import UsageError
+from numguard.consumer.crm.config import CrmConfig, Endpoint, NotifierSettings
+from numguard.consumer.crm.deadletter import ensure_crm_dead_letter_topic
+from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.consumer.crm.notifier import CrmNotifier
+from numguard.consumer.crm.settings import Backoff
+from numguard.core import logs
+from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
+from numguard.core.kafka.topics import TopicNames
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
 from tests.support.topic_reader import read_committed
 

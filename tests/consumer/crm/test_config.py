@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer.crm.config import CrmConfigError, load_config
-from consumer.crm.settings import Backoff
-from numguard.logs import scrub
-from schemas.events import EventType
+from numguard.consumer.crm.config import CrmConfigError, load_config
+from numguard.consumer.crm.settings import Backoff
+from numguard.core.logs import scrub
+from numguard.schemas.events import EventType
 
 FILE = """\
 [notifier]

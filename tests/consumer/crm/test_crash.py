@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from numguard.kafka.topics import TopicNames
+from numguard.core.kafka.topics import TopicNames
 from tests.consumer.crm import (
     CLI,
     SECRET,

@@ -8,11 +8,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from consumer.crm import signing
-from consumer.crm.cloudevents import to_cloudevent
-from consumer.crm.delivery import EndpointClient, Outcome
-from consumer.crm.metrics import CrmMetrics
-from schemas.events import EventType
+from numguard.consumer.crm import signing
+from numguard.consumer.crm.cloudevents import to_cloudevent
+from numguard.consumer.crm.delivery import EndpointClient, Outcome
+from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.schemas.events import EventType
 from tests.builders import change
 from tests.consumer.crm import SECRET, Answer, endpoint, free_port, receiver
 

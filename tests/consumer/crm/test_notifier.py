@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.crm import signing
-from consumer.crm.cloudevents import to_cloudevent
-from numguard.kafka.topics import TopicNames
-from schemas.events import EventType
+from numguard.consumer.crm import signing
+from numguard.consumer.crm.cloudevents import to_cloudevent
+from numguard.core.kafka.topics import TopicNames
+from numguard.schemas.events import EventType
 from tests.consumer.crm import (
     SECRET,
     Answer,

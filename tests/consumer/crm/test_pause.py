@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from numguard.kafka.topics import TopicNames
+from numguard.core.kafka.topics import TopicNames
 from tests.consumer.crm import (
     Answer,
     committed,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from consumer.crm.deadletter import crm_dead_letter_topic
-from consumer.crm.redrive import Redriver, redrive_group
-from numguard.kafka.clients import consumer_config, idempotent_producer_config
-from numguard.kafka.topics import TopicNames
+from numguard.consumer.crm.deadletter import crm_dead_letter_topic
+from numguard.consumer.crm.redrive import Redriver, redrive_group
+from numguard.core.kafka.clients import consumer_config, idempotent_producer_config
+from numguard.core.kafka.topics import TopicNames
 from tests.consumer.crm import (
     CLI,
     SECRET,

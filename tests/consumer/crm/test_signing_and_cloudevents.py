@@ -7,8 +7,8 @@ import hmac
 import json
 import time
 
-from consumer.crm import cloudevents, signing
-from schemas.events import EventType
+from numguard.consumer.crm import cloudevents, signing
+from numguard.schemas.events import EventType
 from tests.builders import change
 
 SECRET = "whsec_unit"

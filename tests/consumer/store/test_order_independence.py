@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.store import Consumed, SqlStore, open_store
-from consumer.store.rules import NumberState, apply, decide
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import Consumed, SqlStore, open_store
+from numguard.consumer.store.rules import NumberState, apply, decide
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import at, change
 from tests.support.postgres import fresh_postgres_database
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from consumer.store import Consumed, SqlStore
-from consumer.store.rules import Decision, decide
-from schemas.events import EventType, StateChange
+from numguard.consumer.store import Consumed, SqlStore
+from numguard.consumer.store.rules import Decision, decide
+from numguard.schemas.events import EventType, StateChange
 from tests.builders import NUMBER, at, change
 
 D, A, S, R, C = (

@@ -1,0 +1,78 @@
+"""numguard check: may I text this number?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+
+from numguard.cli import options
+from numguard.consumer.store import open_store
+from numguard.consumer.store.rules import decide
+from numguard.core.phone import InvalidNumber, normalize
+from numguard.core.times import parse_time
+
+DESCRIPTION = """\
+Answer "may I text this number?" from the suppression store, as one JSON object:
+
+  mdn              the number, normalized to E.164
+  decision         allow, hold or block
+  reason           active, no_record (nothing was ever reported), suspended,
+                   or deactivated
+  deactivated_on   the UTC date of the latest deactivation, when there is one
+  new_mdn          the subscriber's new number, after a number change
+  suspended_since  when the current suspension began
+
+A deactivation voids every consent given on or before its UTC date: give the
+date the subscriber opted in with --consented-at. Without it, a number with
+any deactivation on record is blocked."""
+
+EPILOG = f"""\
+exit status:
+  0  answered (whatever the decision)
+  2  the number or the date cannot be read
+
+examples:
+  numguard check +12223334444 --consented-at 2024-01-01T00:00:00Z
+  numguard check "(202) 555-0100"
+
+{options.ENVIRONMENT_HELP}"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="may I text this number? (JSON)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("number", metavar="NUMBER", help="+1 (202) 555-0100, 2025550100, ...")
+    parser.add_argument(
+        "--consented-at", metavar="ISO-8601", help="when the subscriber opted in (UTC if no offset)"
+    )
+    options.add_store_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def consent_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        raise options.UsageError(f"--consented-at {text!r} is not an ISO 8601 time") from error
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        mdn = normalize(args.number)
+    except InvalidNumber as error:
+        raise options.UsageError(str(error)) from error
+    consented_at = consent_time(args.consented_at)
+    store = open_store(args.store, create=False)
+    try:
+        print(json.dumps(decide(mdn, store.state(mdn), consented_at).as_json()))
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,253 @@
+"""numguard produce: poll every configured carrier feed and publish its changes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from numguard.cli import options
+from numguard.cli.config import Default
+from numguard.core import logs
+from numguard.core.kafka.clients import base_config, transactional_producer_config
+from numguard.core.kafka.topics import ensure_topics
+from numguard.core.metrics import add_metrics_options, serve_metrics
+from numguard.core.signals import stop_on_signals
+from numguard.producer.checkpoints import read_checkpoints
+from numguard.producer.metrics import ProducerMetrics
+from numguard.producer.poller import Poller
+from numguard.producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
+from numguard.producer.sources.base import Source
+from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from numguard.producer.sources.infobip import InfobipSource
+from numguard.producer.sources.twilio import TwilioSource
+from numguard.schemas.codec import EventCodec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 3600
+DEFAULT_LOOKBACK_DAYS = 14
+DEFAULT_CADENCE_HOURS = 24.0
+
+DESCRIPTION = """\
+Poll every configured carrier feed and publish each state change once.
+
+Each poll lists the reports a source has that are not published yet (daily
+feeds: every day of the look-back window, so days missed during downtime are
+fetched in date order), and publishes each report's events with its checkpoint
+in Kafka transactions. A report published before is never published again; a
+report cut off mid-way resumes where its last committed transaction ended.
+
+A day whose file is absent past its expected time is logged as a missed day
+and counted in numguard_reports_missing_total; it is fetched again on every
+poll while it is inside the look-back window. Wrong or expired credentials stop
+that source with a clear message (no retry storm); 5xx, timeouts and 429 are
+retried with exponential backoff and jitter, honouring Retry-After.
+
+Runs until SIGTERM or SIGINT, then aborts the transaction in hand (its report
+resumes on the next start) and exits 0."""
+
+EPILOG = f"""\
+sources (give at least one):
+  --convey-url TEMPLATE   Convey daily files over HTTP; TEMPLATE holds {{date:%Y%m%d}},
+                          e.g. https://files.example/convey/mcdn_deact_{{date:%Y%m%d}}.csv
+  --convey-dir DIR        Convey daily files dropped into DIR (SFTP-style)
+  --infobip-url BASE      Infobip Number Activation State API; the key comes from
+                          INFOBIP_API_KEY; paced at one request a second
+  --twilio-url BASE       Twilio-style Deactivations API; the account SID and auth
+                          token come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
+
+exit status (with --once):
+  0  every source was polled; missed days are logged, not failures
+  1  a source failed (unreachable after retries, credentials refused, a report
+     unreadable)
+  2  wrong usage
+
+examples:
+  numguard produce --once --convey-dir /srv/sftp/convey
+  numguard produce --convey-url 'http://127.0.0.1:8081/convey/mcdn_deact_{{date:%Y%m%d}}.csv' \\
+      --interval 900 --metrics-port 9101
+
+{options.ENVIRONMENT_HELP}
+  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL
+                               the sources, as the flags"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "produce", help="poll the carrier feeds and publish their changes",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    feeds = parser.add_argument_group("sources")
+    feeds.add_argument(
+        "--convey-url", metavar="TEMPLATE", default=os.environ.get("NUMGUARD_CONVEY_URL"),
+        help="Convey daily files over HTTP (see below)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--convey-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_CONVEY_DIR"),
+        help="Convey daily files dropped into DIR",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--infobip-url", metavar="BASE", default=os.environ.get("NUMGUARD_INFOBIP_URL"),
+        help="Infobip Number Activation State API, e.g. https://xxxxx.api.infobip.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--infobip-key-env", metavar="NAME", default=Default("INFOBIP_API_KEY"),
+        help="environment variable holding the Infobip API key (default INFOBIP_API_KEY)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-url", metavar="BASE", default=os.environ.get("NUMGUARD_TWILIO_URL"),
+        help="Twilio-style Deactivations API, e.g. https://messaging.twilio.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-sid-env", metavar="NAME", default=Default("TWILIO_ACCOUNT_SID"),
+        help="environment variable holding the account SID (default TWILIO_ACCOUNT_SID)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--twilio-token-env", metavar="NAME", default=Default("TWILIO_AUTH_TOKEN"),
+        help="environment variable holding the auth token (default TWILIO_AUTH_TOKEN)",
+    )  # fmt: skip
+    schedule = parser.add_argument_group("schedule")
+    schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
+    schedule.add_argument(
+        "--interval", type=float, default=Default(DEFAULT_INTERVAL_SECONDS), metavar="SECONDS",
+        help=f"time between polls (default {DEFAULT_INTERVAL_SECONDS})",
+    )  # fmt: skip
+    schedule.add_argument(
+        "--expected-cadence-hours", type=float, default=Default(DEFAULT_CADENCE_HOURS), metavar="H",
+        help="how often each source should publish a new report, exported as "
+        "numguard_source_expected_cadence_seconds for the stale-feed alert "
+        f"(default {DEFAULT_CADENCE_HOURS:g}: daily feeds)",
+    )  # fmt: skip
+    schedule.add_argument(
+        "--lookback-days", type=int, default=Default(DEFAULT_LOOKBACK_DAYS), metavar="N",
+        help="daily feeds: fetch unpublished days up to N days back "
+        f"(default {DEFAULT_LOOKBACK_DAYS})",
+    )  # fmt: skip
+    retries = parser.add_argument_group("retries")
+    retries.add_argument(
+        "--retry-attempts", type=int, default=RetryPolicy.attempts, metavar="N",
+        help="attempts per request before a source counts as failed "
+        f"(default {RetryPolicy.attempts})",
+    )  # fmt: skip
+    retries.add_argument(
+        "--retry-initial-seconds", type=float, default=RetryPolicy.initial_seconds, metavar="S",
+        help="first backoff; it doubles, with jitter, up to a minute "
+        f"(default {RetryPolicy.initial_seconds})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rows-per-transaction", type=int, default=DEFAULT_ROWS_PER_TRANSACTION, metavar="N",
+        help="split larger reports into transactions of N rows "
+        f"(default {DEFAULT_ROWS_PER_TRANSACTION})",
+    )  # fmt: skip
+    add_metrics_options(parser)
+    parser.add_argument(
+        "--transactional-id", metavar="ID",
+        help="Kafka transactional.id (default numguard-produce-<topic>-<host>); a second "
+        "producer with the same id fences the first",
+    )  # fmt: skip
+    options.add_kafka_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]:
+    def today() -> date:
+        return datetime.now(UTC).date()
+
+    sources: list[Source] = []
+    if args.convey_url:
+        if "{date" not in args.convey_url:
+            raise options.UsageError("--convey-url needs a {date:%Y%m%d} placeholder")
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(ConveyHttpSource(args.convey_url, client=client, policy=policy,
+                                        lookback_days=args.lookback_days, today=today))  # fmt: skip
+    if args.convey_dir:
+        if not Path(args.convey_dir).is_dir():
+            raise options.UsageError(f"--convey-dir {args.convey_dir}: not a directory")
+        folder = Path(args.convey_dir)
+        sources.append(ConveyDirectorySource(folder, lookback_days=args.lookback_days, today=today))
+    if args.infobip_url:
+        key = _secret(args.infobip_key_env)
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(InfobipSource(
+            args.infobip_url, key, client=client, policy=policy, lookback_days=args.lookback_days,
+            today=today, now=lambda: datetime.now(UTC),
+        ))  # fmt: skip
+    if args.twilio_url:
+        sid, token = (_secret(args.twilio_sid_env), _secret(args.twilio_token_env))
+        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        sources.append(TwilioSource(args.twilio_url, sid, token, client=client, policy=policy,
+                                    lookback_days=args.lookback_days, today=today))  # fmt: skip
+    if not sources:
+        raise options.UsageError(
+            "no source configured: give --convey-url, --convey-dir, --infobip-url or --twilio-url"
+        )
+    return sources
+
+
+def _secret(variable: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise options.UsageError(f"the environment variable {variable} is not set")
+    logs.redact(value)
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = RetryPolicy(attempts=args.retry_attempts, initial_seconds=args.retry_initial_seconds)
+    sources = build_sources(args, policy)
+    bootstrap = options.bootstrap_servers(args)
+    names = options.topic_names(args)
+    ensure_topics(base_config(bootstrap), names)
+    serve_metrics(args, "produce")
+    stop = stop_on_signals()
+    transactional_id = (
+        args.transactional_id or f"numguard-produce-{names.events}-{socket.gethostname()}"
+    )
+    metrics = ProducerMetrics()
+    publisher = ReportPublisher(
+        transactional_producer_config(bootstrap, transactional_id), names,
+        EventCodec.from_registry_url(args.schema_registry_url, names.events),
+        rows_per_transaction=args.rows_per_transaction, metrics=metrics,
+    )  # fmt: skip
+    poller = Poller(
+        publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
+        metrics, stop=stop,
+    )  # fmt: skip
+    for source in sources:
+        poller.prime_metrics(source.name, timedelta(hours=args.expected_cadence_hours))
+    try:
+        return poll_until_stopped(poller, sources, args, stop)
+    finally:
+        publisher.close()
+        for source in sources:
+            source.close()
+
+
+def poll_until_stopped(
+    poller: Poller, sources: list[Source], args: argparse.Namespace, stop: threading.Event
+) -> int:
+    active = list(sources)
+    while True:
+        failed = False
+        for source in list(active):
+            outcome = poller.poll(source)
+            print(json.dumps(outcome.as_json()), flush=True)
+            failed |= outcome.failed
+            if outcome.credentials_rejected:
+                log.error("%s: stopped until the credentials are fixed and numguard restarts",
+                          source.name)  # fmt: skip
+                active.remove(source)
+        if args.once:
+            return 1 if failed else 0
+        if stop.wait(args.interval) or not active:
+            return 0 if active else 1

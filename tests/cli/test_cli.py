@@ -1,0 +1,115 @@
+"""The `numguard` command as a user runs it: subprocesses, a real broker, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from numguard.core.kafka.topics import TopicNames
+
+COMMAND_TIMEOUT_SECONDS = 120
+
+
+def numguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "numguard", *args], capture_output=True, text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS, env={**os.environ, **(env or {})}, check=False,
+    )  # fmt: skip
+
+
+def write_report(folder: Path, name: str, *rows: str) -> Path:
+    report = folder / name
+    report.write_text("MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n" + "\n".join(rows))
+    return report
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = numguard("--help")
+    assert result.returncode == 0
+    for command in ("ingest", "consume", "check", "demo"):
+        assert command in result.stdout
+
+
+def test_check_rejects_an_unparseable_number_with_exit_code_2(tmp_path: Path) -> None:
+    result = numguard("check", "12345", "--store", f"sqlite:///{tmp_path / 's.db'}")
+    assert result.returncode == 2
+    assert "not a phone number" in result.stderr
+
+
+def test_check_refuses_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    """An empty store would answer allow for every number: a missing one is an error."""
+    result = numguard("check", "+12025550100", "--store", f"sqlite:///{tmp_path / 'missing.db'}")
+    assert result.returncode == 2
+    assert "no store at" in result.stderr
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_ingest_without_kafka_says_how_to_give_it() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "numguard", "ingest", "x.csv"], capture_output=True, text=True,
+        env=env, timeout=COMMAND_TIMEOUT_SECONDS, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
+
+
+@pytest.mark.kafka
+def test_ingest_consume_check_slice_from_the_shell(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    report = write_report(
+        tmp_path, "mcdn_deact_20240305.csv",
+        "12223334444,DEACTIVATE,2024-03-05T00:00Z,1,Verizon Wireless",
+        "12223335555,SUSPEND,2024-03-05T00:00Z,1,Verizon Wireless",
+        "not-a-number,DEACTIVATE,2024-03-05T00:00Z,1,Verizon Wireless",
+    )  # fmt: skip
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "NUMGUARD_TOPIC": topics.events,
+        "NUMGUARD_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+    }
+    ingested = numguard("ingest", "--json", str(report), env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout) == {
+        "files": 1, "rows": 3, "accepted": 2, "rejected": 1,
+        "already_published": [], "unreadable": [],
+    }  # fmt: skip
+
+    consumed = numguard("consume", "store", "--until-idle", env=env)
+    assert consumed.returncode == 0, consumed.stderr
+    assert json.loads(consumed.stdout)["applied"] == 2
+
+    checked = numguard("check", "+12223334444", "--consented-at", "2024-01-01T00:00:00Z", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout) == {
+        "mdn": "+12223334444", "decision": "block", "reason": "deactivated",
+        "deactivated_on": "2024-03-05",
+    }  # fmt: skip
+    held = json.loads(numguard("check", "(222) 333-5555", env=env).stdout)
+    assert (held["mdn"], held["decision"], held["reason"]) == ("+12223335555", "hold", "suspended")
+
+    again = numguard("ingest", str(report), env=env)
+    assert again.returncode == 0
+    assert "published before, skipped: mcdn_deact_20240305.csv" in again.stdout
+
+
+@pytest.mark.kafka
+def test_logs_of_the_slice_never_show_a_whole_number(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    report = write_report(
+        tmp_path, "mcdn_deact_20240306.csv",
+        "12223336666,NONSENSE,2024-03-06T00:00Z,1,Cingular",
+        "22233366666,DEACTIVATE,2024-03-06T00:00Z,1,Cingular",
+    )  # fmt: skip
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": topics.events}
+    result = numguard("--log-level", "debug", "ingest", str(report), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2223336666" not in result.stderr + result.stdout
+    assert "22233366666" not in result.stderr + result.stdout

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from numguard.core.phone import InvalidNumber, mask, normalize
+
+
+@pytest.mark.parametrize(
+    "text", ["+1 (202) 555-0100", "2025550100", "12025550100", "+12025550100", " 202.555.0100 "]
+)
+def test_north_american_forms_normalize_to_e164(text: str) -> None:
+    assert normalize(text) == "+12025550100"
+
+
+def test_other_country_codes_with_plus_are_kept() -> None:
+    assert normalize("+44 20 7183 8750") == "+442071838750"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1202555010", "+1 202 555 01000", "0025550100", "1025550100", "2021550100"],
+)
+def test_unparseable_numbers_are_rejected(text: str) -> None:
+    with pytest.raises(InvalidNumber):
+        normalize(text)
+
+
+def test_rejection_message_masks_the_number() -> None:
+    with pytest.raises(InvalidNumber) as raised:
+        normalize("+1 202 555 01000")
+    assert "01000" not in str(raised.value)
+
+
+def test_mask_hides_the_last_four_digits() -> None:
+    assert mask("+12025550100") == "+1202555****"
+    assert mask("+1 (202) 555-0100") == "+1 (202) 555-****"
