@@ -17,7 +17,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
-    KafkaException,
     Message,
     Producer,
 )
@@ -27,9 +26,9 @@ from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.store import Consumed, SqlStore
 from numguard.core.deadletter import DeadLetter
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.records import Partition, PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.codec import EventCodec, UndecodableEvent
-from numguard.schemas.events import EventType
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,6 @@ BATCH_WAIT_SECONDS = 0.5
 DLQ_FLUSH_TIMEOUT_SECONDS = 30.0
 METADATA_TIMEOUT_SECONDS = 30.0
 METRICS_REFRESH_SECONDS = 15.0
-
-Partition = tuple[str, int]
 
 
 @dataclass
@@ -117,28 +114,19 @@ class StoreConsumer:
         letters: list[tuple[DeadLetter, Message]] = []
         offsets: dict[Partition, int] = {}
         for message in messages:
-            partition = (message.topic(), message.partition())
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self._at_end.add(partition)
-                elif error.fatal():
-                    raise KafkaException(error)
-                else:
-                    log.warning("consumer: %s", error)
+            record = read(message)
+            if isinstance(record, PartitionEnd):
+                self._at_end.add(record.where)
+            if not isinstance(record, Record):
                 continue
-            self._at_end.discard(partition)
-            offsets[partition] = message.offset() + 1
+            self._at_end.discard(record.where)
+            offsets[record.where] = record.offset + 1
             try:
-                change = self._codec.decode(message.value())
-                if change.event_type is EventType.UNKNOWN:
-                    raise UndecodableEvent("event type unknown to this version of numguard")
-                if message.key() != change.mdn.encode():
-                    raise UndecodableEvent("message key is not the event's number")
+                change = self._codec.decode_record(record.key, record.value)
             except UndecodableEvent as poison:
-                letters.append((self._poison_letter(message, str(poison)), message))
+                letters.append((self._poison_letter(record, str(poison)), message))
                 continue
-            batch.append(Consumed(change, message.topic(), message.partition(), message.offset()))
+            batch.append(Consumed(change, record.topic, record.partition, record.offset))
         if not offsets:
             return
         started = time.perf_counter()
@@ -185,21 +173,17 @@ class StoreConsumer:
         for state, count in self._store.numbers_by_state().items():
             self._metrics.numbers.labels(state).set(count)
 
-    def _poison_letter(self, message: Message, reason: str) -> DeadLetter:
+    def _poison_letter(self, record: Record, reason: str) -> DeadLetter:
         log.error(
-            "dead-lettering %s[%d]@%d: %s",
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            reason,
+            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
         )
         return DeadLetter(
             reason=reason,
             stage="consume store",
-            raw=(message.value() or b"").hex(),
-            original_topic=message.topic(),
-            original_partition=message.partition(),
-            original_offset=message.offset(),
+            raw=(record.value or b"").hex(),
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
         )
 
     def _dead_letter(self, letters: list[tuple[DeadLetter, Message]]) -> None:

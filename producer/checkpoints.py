@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.records import PartitionEnd, Record, read
 
 READ_TIMEOUT_SECONDS = 30.0
 
@@ -77,15 +78,12 @@ def read_checkpoints(config: KafkaConfig, topic: str) -> dict[str, Checkpoint]:
             message = consumer.poll(READ_TIMEOUT_SECONDS)
             if message is None:
                 raise TimeoutError(f"no answer from {topic} within {READ_TIMEOUT_SECONDS} s")
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    remaining.discard(message.partition())
-                    continue
-                raise RuntimeError(f"reading {topic}: {error}")
-            if message.value() is not None:
+            record = read(message)
+            if isinstance(record, PartitionEnd):
+                remaining.discard(record.partition)
+            if isinstance(record, Record) and record.value is not None:
                 _, millis = message.timestamp()
-                checkpoint = Checkpoint.from_json(message.value(), max(millis, 0) / 1000)
+                checkpoint = Checkpoint.from_json(record.value, max(millis, 0) / 1000)
                 found[checkpoint.key] = checkpoint
         return found
     finally:

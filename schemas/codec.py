@@ -194,5 +194,7 @@ class EventCodec:
                 raise UndecodableEvent(
                     f"schema id {schema_id} is unknown to the registry"
                 ) from error
+            if not text:
+                raise UndecodableEvent(f"schema id {schema_id}: the registry gave no schema text")
             self._by_registry_id[schema_id] = fastavro.parse_schema(json.loads(text))
         return self._by_registry_id[schema_id]

@@ -21,43 +21,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, Message, Producer
 
+from numguard.core.deadletter import Headers
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.records import Record
 
 if TYPE_CHECKING:
     from numguard.consumer.crm.delivery import Outcome
 
 log = logging.getLogger(__name__)
 
-ADMIN_TIMEOUT_SECONDS = 30.0
-# Like every numguard dead-letter topic: kept forever, never compacted.
-_KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 _ALWAYS_PRESENT = ("endpoint", "status", "attempts", "last_error")
-
-
-def crm_dead_letter_topic(events_topic: str) -> str:
-    return f"{events_topic}.crm.dlq"
-
-
-def ensure_crm_dead_letter_topic(admin_config: KafkaConfig, events_topic: str) -> str:
-    """Create <topic>.crm.dlq if missing: one partition (redrive reads it in order)."""
-    topic = crm_dead_letter_topic(events_topic)
-    admin = AdminClient(admin_config)
-    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS)
-    if topic in metadata.topics:
-        return topic
-    replication = min(3, len(metadata.brokers))
-    config = {**_KEEP_FOREVER, "min.insync.replicas": str(max(1, replication - 1))}
-    future = admin.create_topics([NewTopic(topic, 1, replication, config=config)])[topic]
-    try:
-        future.result(ADMIN_TIMEOUT_SECONDS)
-        log.info("created topic %s", topic)
-    except KafkaException as error:
-        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise
-    return topic
 
 
 @dataclass(frozen=True)
@@ -80,7 +55,7 @@ class CrmDeadLetter:
         record["dead_lettered_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         return json.dumps(record, sort_keys=True, default=str).encode()
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> Headers:
         return [
             ("numguard.reason", self.reason.encode()),
             ("numguard.stage", self.stage.encode()),
@@ -99,11 +74,11 @@ def failed_delivery(
     )  # fmt: skip
 
 
-def undecodable(message: Message, reason: str) -> CrmDeadLetter:
+def undecodable(record: Record, reason: str) -> CrmDeadLetter:
     return CrmDeadLetter(
         reason=f"undecodable: {reason}", endpoint=None, status=None, attempts=0,
-        last_error=None, raw=(message.value() or b"").hex(), original_topic=message.topic(),
-        original_partition=message.partition(), original_offset=message.offset(),
+        last_error=None, raw=(record.value or b"").hex(), original_topic=record.topic,
+        original_partition=record.partition, original_offset=record.offset,
     )  # fmt: skip
 
 

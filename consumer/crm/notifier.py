@@ -17,27 +17,26 @@ import logging
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.crm.cloudevents import to_cloudevent
 from numguard.consumer.crm.config import CrmConfig
 from numguard.consumer.crm.deadletter import (
     DeadLetterWriter,
-    crm_dead_letter_topic,
     failed_delivery,
     undecodable,
 )
 from numguard.consumer.crm.delivery import EndpointClient
 from numguard.consumer.crm.flow import FlowControl, NotifierSummary, Partition, Waiting
 from numguard.consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
-from numguard.consumer.crm.ordering import KeyedSerialExecutor
+from numguard.consumer.crm.ordering import Job, KeyedSerialExecutor
 from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.phone import mask
 from numguard.schemas.codec import EventCodec, UndecodableEvent
-from numguard.schemas.events import EventType
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class CrmNotifier:
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._consumer = Consumer(consumer_config)
-        self._dlq = DeadLetterWriter(dlq_producer_config, crm_dead_letter_topic(names.events))
+        self._dlq = DeadLetterWriter(dlq_producer_config, names.crm_dead_letter)
         self._topic = names.events
         self._config = config
         self._codec = codec
@@ -115,31 +114,22 @@ class CrmNotifier:
         return len(messages)
 
     def _handle(self, message: Message) -> None:
-        partition = (message.topic(), message.partition())
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                self.flow.at_end.add(partition)
-            elif error.fatal():
-                raise KafkaException(error)
-            else:
-                log.warning("consumer: %s", error)
+        record = read(message)
+        if isinstance(record, PartitionEnd):
+            self.flow.at_end.add(record.where)
+        if not isinstance(record, Record):
             return
+        partition, offset = record.where, record.offset
         progress = self.flow.progress.get(partition)
         if progress is None or self._stopping:
             return  # not taken, so never committed: read again by whoever owns it next
         self.flow.at_end.discard(partition)
-        offset = message.offset()
         try:
-            change = self._codec.decode(message.value())
-            if change.event_type is EventType.UNKNOWN:
-                raise UndecodableEvent("event type unknown to this version of numguard")
-            if message.key() != change.mdn.encode():
-                raise UndecodableEvent("message key is not the event's number")
+            change = self._codec.decode_record(record.key, record.value)
         except UndecodableEvent as poison:
             if progress.take(offset, 1):
                 self.summary.consumed += 1
-                self._poison(message, progress, str(poison))
+                self._poison(record, progress, str(poison))
             return
         wanted = [c for c in self._clients.values() if c.endpoint.wants(change.event_type)]
         if not progress.take(offset, len(wanted)):
@@ -152,10 +142,12 @@ class CrmNotifier:
             name = client.endpoint.name
             ticket = next(self._tickets)
             self.flow.waiting.add(name, ticket, partition, published)
-            origin = Origin(progress, partition, offset, message.key(), name, ticket)
-            self._executor.submit(
-                (partition, name, change.mdn), lambda c=client, o=origin: self._deliver(c, event, o)
-            )
+            origin = Origin(progress, partition, offset, record.key, name, ticket)
+            self._executor.submit((partition, name, change.mdn), self._job(client, event, origin))
+
+    def _job(self, client: EndpointClient, event: dict, origin: Origin) -> Job:
+        """The delivery as a job for the executor, its arguments bound now."""
+        return lambda: self._deliver(client, event, origin)
 
     async def _deliver(self, client: EndpointClient, event: dict, origin: Origin) -> None:
         outcome = await client.deliver(event)
@@ -171,12 +163,11 @@ class CrmNotifier:
         letter = failed_delivery(outcome, origin.endpoint, event, *origin.partition, origin.offset)
         self._dlq.write(letter, origin.key, lambda: self._dead_lettered(origin))
 
-    def _poison(self, message: Message, progress: PartitionProgress, reason: str) -> None:
-        partition = (message.topic(), message.partition())
-        log.error("dead-lettering %s[%d]@%d: %s", *partition, message.offset(), reason)
-        origin = Origin(progress, partition, message.offset(), message.key(), NO_ENDPOINT, -1)
-        letter = undecodable(message, reason)
-        self._dlq.write(letter, message.key(), lambda: self._dead_lettered(origin))
+    def _poison(self, record: Record, progress: PartitionProgress, reason: str) -> None:
+        log.error("dead-lettering %s[%d]@%d: %s", *record.where, record.offset, reason)
+        origin = Origin(progress, record.where, record.offset, record.key, NO_ENDPOINT, -1)
+        letter = undecodable(record, reason)
+        self._dlq.write(letter, record.key, lambda: self._dead_lettered(origin))
 
     def _dead_lettered(self, origin: Origin) -> None:
         """The dead letter is on the broker: the delivery counts as done."""

@@ -19,7 +19,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.crm.config import Endpoint
@@ -27,6 +27,7 @@ from numguard.consumer.crm.deadletter import CrmDeadLetter, DeadLetterWriter
 from numguard.consumer.crm.delivery import EndpointClient
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.phone import mask
 
 log = logging.getLogger(__name__)
@@ -86,20 +87,18 @@ class Redriver:
                 message = self._consumer.poll(POLL_SECONDS)
                 if message is None:
                     continue
-                number = message.partition()
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        ends.pop(number, None)
-                    elif error.fatal():
-                        raise KafkaException(error)
+                record = read(message)
+                if isinstance(record, PartitionEnd):
+                    ends.pop(record.partition, None)
+                if not isinstance(record, Record):
                     continue
-                if message.offset() >= ends.get(number, 0):
+                number = record.partition
+                if record.offset >= ends.get(number, 0):
                     ends.pop(number, None)  # written after this redrive started
                     continue
                 await self._redrive(client, message)
                 self._consumer.commit(message=message, asynchronous=False)
-                if message.offset() + 1 >= ends[number]:
+                if record.offset + 1 >= ends[number]:
                     ends.pop(number)
         finally:
             await client.aclose()
