@@ -10,12 +10,11 @@ from pathlib import Path
 
 from numguard.cli import options
 from numguard.consumer.crm.config import CrmConfig, CrmConfigError, load_config
-from numguard.consumer.crm.deadletter import ensure_crm_dead_letter_topic
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import DEFAULT_GROUP, CrmNotifier
 from numguard.consumer.crm.redrive import Redriver, redrive_group
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
-from numguard.core.kafka.topics import ensure_topics
+from numguard.core.kafka.topics import ensure_crm_dead_letter_topic, ensure_topics
 from numguard.core.metrics import add_metrics_options, serve_metrics
 from numguard.core.signals import stop_on_signals
 from numguard.schemas.codec import EventCodec
@@ -177,7 +176,7 @@ def run_consume_crm(args: argparse.Namespace) -> int:
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
     ensure_topics(base_config(bootstrap), names)
-    ensure_crm_dead_letter_topic(base_config(bootstrap), names.events)
+    ensure_crm_dead_letter_topic(base_config(bootstrap), names)
     serve_metrics(args, "consume crm")
     notifier = CrmNotifier(
         consumer_config(bootstrap, args.group, args.instance_id),
@@ -200,7 +199,7 @@ def run_redrive(args: argparse.Namespace) -> int:
         raise options.UsageError(f"no endpoint named {args.endpoint!r} (configured: {known})")
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
-    topic = ensure_crm_dead_letter_topic(base_config(bootstrap), names.events)
+    topic = ensure_crm_dead_letter_topic(base_config(bootstrap), names)
     redriver = Redriver(
         consumer_config(bootstrap, redrive_group(endpoint.name)),
         idempotent_producer_config(bootstrap),

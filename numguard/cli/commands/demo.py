@@ -18,7 +18,6 @@ from prometheus_client import start_http_server
 
 from numguard.cli.options import DEFAULT_TOPIC
 from numguard.consumer.crm.config import CrmConfig, Endpoint
-from numguard.consumer.crm.deadletter import ensure_crm_dead_letter_topic
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import CrmNotifier
 from numguard.consumer.metrics import StoreConsumerMetrics
@@ -31,7 +30,7 @@ from numguard.core.kafka.clients import (
     idempotent_producer_config,
     transactional_producer_config,
 )
-from numguard.core.kafka.topics import TopicNames, ensure_topics
+from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic, ensure_topics
 from numguard.core.signals import stop_on_signals
 from numguard.producer.checkpoints import read_checkpoints
 from numguard.producer.metrics import ProducerMetrics
@@ -202,7 +201,7 @@ def notify_crm(bootstrap: str, names: TopicNames) -> int:
     with WebhookSink(secret) as sink:
         endpoint = Endpoint(name="demo-crm", url=sink.url, secret_env="(generated)", secret=secret)
         step(f"sending every event to a CRM webhook at {sink.url}")
-        ensure_crm_dead_letter_topic(base_config(bootstrap), names.events)
+        ensure_crm_dead_letter_topic(base_config(bootstrap), names)
         summary = CrmNotifier(
             consumer_config(bootstrap, "numguard-demo-crm"), idempotent_producer_config(bootstrap),
             names, CrmConfig((endpoint,)), EventCodec(), CrmMetrics(),

@@ -2,7 +2,7 @@
 
 The events topic keeps every event forever and is never compacted: a replay
 must see every deactivation, and compaction by number would let a later event
-erase an earlier deactivation.
+erase an earlier deactivation. Dead-letter topics are kept the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from numguard.core.kafka.clients import KafkaConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,16 @@ class TopicNames:
     events: str
     dead_letter: str
     checkpoints: str
+    crm_dead_letter: str
 
     @classmethod
     def for_events_topic(cls, events: str) -> TopicNames:
-        return cls(events=events, dead_letter=f"{events}.dlq", checkpoints=f"{events}.checkpoints")
+        return cls(
+            events=events,
+            dead_letter=f"{events}.dlq",
+            checkpoints=f"{events}.checkpoints",
+            crm_dead_letter=f"{events}.crm.dlq",
+        )
 
 
 class TopicSetupError(RuntimeError):
@@ -38,36 +46,48 @@ class TopicSetupError(RuntimeError):
 
 
 def ensure_topics(
-    admin_config: dict[str, object], names: TopicNames, partitions: int = DEFAULT_PARTITIONS
+    admin_config: KafkaConfig, names: TopicNames, partitions: int = DEFAULT_PARTITIONS
 ) -> None:
-    """Create any missing topic; refuse an events topic that is compacted."""
+    """Create the pipeline's topics if missing; refuse an events topic that is compacted."""
     admin = AdminClient(admin_config)
-    brokers = len(admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS).brokers)
-    replication = min(3, brokers)
-    min_isr = str(max(1, replication - 1))
-    wanted = {
-        names.events: (partitions, {**_KEEP_FOREVER, "min.insync.replicas": min_isr}),
-        names.dead_letter: (1, {**_KEEP_FOREVER, "min.insync.replicas": min_isr}),
+    existing = _create_missing(admin, {
+        names.events: (partitions, _KEEP_FOREVER),
+        names.dead_letter: (1, _KEEP_FOREVER),
         # Latest checkpoint per report is all that matters: compact.
-        names.checkpoints: (1, {"cleanup.policy": "compact", "min.insync.replicas": min_isr}),
-    }
-    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS).topics)
-    missing = [
-        NewTopic(name, num_partitions=count, replication_factor=replication, config=config)
-        for name, (count, config) in wanted.items()
-        if name not in existing
-    ]
-    if missing:
-        for name, future in admin.create_topics(missing).items():
-            try:
-                future.result(ADMIN_TIMEOUT_SECONDS)
-                log.info("created topic %s", name)
-            except KafkaException as error:
-                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise TopicSetupError(f"could not create topic {name}: {error}") from error
+        names.checkpoints: (1, {"cleanup.policy": "compact"}),
+    })  # fmt: skip
     if names.events in existing:
         # Created elsewhere, perhaps by hand: make sure it is safe to replay.
         _refuse_compacted_events_topic(admin, names.events)
+
+
+def ensure_crm_dead_letter_topic(admin_config: KafkaConfig, names: TopicNames) -> str:
+    """Create <topic>.crm.dlq if missing: one partition (redrive reads it in order)."""
+    _create_missing(AdminClient(admin_config), {names.crm_dead_letter: (1, _KEEP_FOREVER)})
+    return names.crm_dead_letter
+
+
+def _create_missing(admin: AdminClient, wanted: dict[str, tuple[int, dict[str, str]]]) -> set[str]:
+    """Create each missing topic (name -> partitions, config), replicated as the cluster
+    allows: up to 3 copies, one fewer in sync. Returns the topics that existed before."""
+    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS)
+    replication = min(3, len(metadata.brokers))
+    min_isr = {"min.insync.replicas": str(max(1, replication - 1))}
+    existing = set(metadata.topics)
+    missing = [
+        NewTopic(name, num_partitions=count, replication_factor=replication,
+                 config={**config, **min_isr})
+        for name, (count, config) in wanted.items()
+        if name not in existing
+    ]  # fmt: skip
+    for name, future in (admin.create_topics(missing) if missing else {}).items():
+        try:
+            future.result(ADMIN_TIMEOUT_SECONDS)
+            log.info("created topic %s", name)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicSetupError(f"could not create topic {name}: {error}") from error
+    return existing
 
 
 def topic_config(admin: AdminClient, topic: str) -> dict[str, str]:

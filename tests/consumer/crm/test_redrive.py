@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from numguard.consumer.crm.deadletter import crm_dead_letter_topic
 from numguard.consumer.crm.redrive import Redriver, redrive_group
 from numguard.core.kafka.clients import consumer_config, idempotent_producer_config
 from numguard.core.kafka.topics import TopicNames
@@ -50,7 +49,7 @@ class Switchable:
 def redrive(bootstrap: str, names: TopicNames, url: str, name: str = "crm") -> Any:
     redriver = Redriver(
         consumer_config(bootstrap, redrive_group(name)), idempotent_producer_config(bootstrap),
-        crm_dead_letter_topic(names.events), endpoint(name, url),
+        names.crm_dead_letter, endpoint(name, url),
     )  # fmt: skip
     return redriver.run()
 
