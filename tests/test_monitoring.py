@@ -7,6 +7,7 @@ monitoring/alerts.yml (unchanged) must go from inactive to firing.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -21,21 +22,14 @@ import pytest
 from numguard.core.kafka.topics import TopicNames
 from numguard.devtools.localkafka.broker import free_port
 from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
+from tests.support.waiting import wait_for as wait_until
 
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[1]
 CADENCE_HOURS = 0.003  # 10.8 s: the rule fires 1.5 x that after the last report
 WAIT_SECONDS = 90
-
-
-def wait_for(check, what: str, timeout: float = WAIT_SECONDS):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := check()) is not None:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(wait_until, timeout=WAIT_SECONDS, interval=0.5)
 
 
 @pytest.fixture

@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from numguard.core.kafka.topics import TopicNames
+from tests.support.commands import numguard
 
 COMMAND_TIMEOUT_SECONDS = 120
-
-
-def numguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "numguard", *args], capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS, env={**os.environ, **(env or {})}, check=False,
-    )  # fmt: skip
 
 
 def write_report(folder: Path, name: str, *rows: str) -> Path:

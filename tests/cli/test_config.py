@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from numguard.cli import config
 from numguard.cli.commands.config import EXAMPLE
+from tests.support.commands import numguard as run_numguard
 
 
 def numguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NUMGUARD_", "KAFKA_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "numguard", *args], capture_output=True, text=True, timeout=60,
-        env={**clean, **(env or {})}, check=False,
-    )  # fmt: skip
+    """Without the caller's NUMGUARD_* and KAFKA_* settings: only the file's count."""
+    return run_numguard(*args, env=env, clean=True, timeout=60)
 
 
 def test_the_example_is_valid_once_its_secrets_are_in_the_environment(tmp_path: Path) -> None:

@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from numguard.consumer.store import open_store
-from numguard.core.kafka.clients import idempotent_producer_config
 from numguard.core.kafka.topics import TopicNames
-from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
+from tests.support.commands import numguard as run_numguard
+from tests.support.events import publish
 
 pytestmark = pytest.mark.kafka
 
@@ -41,24 +40,12 @@ def random_changes(count: int, seed: int) -> list[StateChange]:
     return changes
 
 
-def publish(bootstrap: str, topic: str, changes: list[StateChange]) -> None:
-    codec = EventCodec()
-    producer = Producer(idempotent_producer_config(bootstrap))
-    for item in changes:
-        producer.produce(topic, codec.encode(item), item.mdn.encode())
-        producer.poll(0)
-    assert producer.flush(60) == 0
-
-
 def numguard_env(bootstrap: str, names: TopicNames) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "NUMGUARD_TOPIC": names.events}
 
 
 def numguard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "numguard", *args], env=env, capture_output=True, text=True,
-        timeout=WAIT_SECONDS, check=False,
-    )  # fmt: skip
+    return run_numguard(*args, env=env, timeout=WAIT_SECONDS)
 
 
 def digest(url: str) -> str:

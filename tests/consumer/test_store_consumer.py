@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from confluent_kafka import Producer
 
 from numguard.consumer.store import SqlStore, open_store
 from numguard.consumer.store.rules import decide
@@ -16,21 +15,14 @@ from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import at, change
+from tests.support.events import publish, publish_raw
 from tests.support.topic_reader import read_committed
 
 pytestmark = pytest.mark.kafka
 
 
-def publish(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer(idempotent_producer_config(bootstrap))
-    for key, value in messages:
-        producer.produce(topic, value, key)
-    assert producer.flush(30) == 0
-
-
 def events(bootstrap: str, names: TopicNames, changes: list[StateChange]) -> None:
-    codec = EventCodec()
-    publish(bootstrap, names.events, [(c.mdn.encode(), codec.encode(c)) for c in changes])
+    publish(bootstrap, names.events, changes)
 
 
 def consume(bootstrap: str, names: TopicNames, store: SqlStore, group: str) -> ConsumeSummary:
@@ -99,7 +91,7 @@ def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
     codec = EventCodec()
     good = SAMPLE[1]
     mismatched = SAMPLE[2]
-    publish(kafka_bootstrap, topics.events, [
+    publish_raw(kafka_bootstrap, topics.events, [
         (good.mdn.encode(), b"\x00\x00\x00\x00\x07not avro"),
         (good.mdn.encode(), codec.encode(good)),
         (b"+19999999999", codec.encode(mismatched)),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaPartition
 from prometheus_client import CollectorRegistry
 
@@ -27,17 +26,19 @@ from numguard.cli import config as global_config
 from numguard.cli.commands.crm import register_consume_crm, register_dlq
 from numguard.cli.options import UsageError
 from numguard.consumer.crm.config import CrmConfig, Endpoint, NotifierSettings
-from numguard.consumer.crm.deadletter import ensure_crm_dead_letter_topic
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import CrmNotifier
 from numguard.consumer.crm.settings import Backoff
 from numguard.core import logs
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
-from numguard.core.kafka.topics import TopicNames
+from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic
+from numguard.devtools.localkafka.broker import free_port as free_port
 from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
+from tests.support.events import publish as publish
 from tests.support.topic_reader import read_committed
+from tests.support.waiting import wait_for as wait_for
 
 SECRET = "whsec_test_0123456789abcdef"
 WAIT_SECONDS = 60.0
@@ -161,12 +162,6 @@ def receiver(
         started.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def endpoint(name: str, url: str, **overrides: Any) -> Endpoint:
     settings: dict[str, Any] = {
         "secret_env": "TEST_SECRET", "timeout_seconds": 10.0, "max_concurrency": 8,
@@ -198,21 +193,6 @@ def history(mdns: list[str], per_number: int) -> list[StateChange]:
     return changes
 
 
-def publish(bootstrap: str, topic: str, changes: list[StateChange]) -> None:
-    codec = EventCodec()
-    producer = Producer(idempotent_producer_config(bootstrap))
-    for item in changes:
-        producer.produce(topic, codec.encode(item), item.mdn.encode())
-        producer.poll(0)
-    assert producer.flush(30) == 0
-
-
-def publish_raw(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
-    producer = Producer(idempotent_producer_config(bootstrap))
-    producer.produce(topic, value, key)
-    assert producer.flush(30) == 0
-
-
 def positions(bootstrap: str, topic: str) -> dict[str, tuple[int, int]]:
     """event id -> (partition, offset), read back from the topic."""
     codec = EventCodec()
@@ -236,14 +216,6 @@ def dead_letters(bootstrap: str, events_topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.value()) for m in read_committed(bootstrap, f"{events_topic}.crm.dlq")]
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Wait for a condition (never a duration): fail only if it never comes."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def make_notifier(
     bootstrap: str,
     names: TopicNames,
@@ -253,7 +225,7 @@ def make_notifier(
     registry: CollectorRegistry | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> CrmNotifier:
-    ensure_crm_dead_letter_topic(base_config(bootstrap), names.events)
+    ensure_crm_dead_letter_topic(base_config(bootstrap), names)
     return CrmNotifier(
         {**consumer_config(bootstrap, group or group_name()), **(overrides or {})},
         idempotent_producer_config(bootstrap), names, config, EventCodec(),

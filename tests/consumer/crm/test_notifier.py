@@ -29,10 +29,10 @@ from tests.consumer.crm import (
     numbers,
     positions,
     publish,
-    publish_raw,
     receiver,
     wait_for,
 )
+from tests.support.events import publish_raw
 
 pytestmark = pytest.mark.kafka
 
@@ -184,7 +184,7 @@ def test_undecodable_messages_are_dead_lettered_and_the_rest_delivered(
     kafka_bootstrap: str, topics: TopicNames
 ) -> None:
     good = history(["+12025550101"], per_number=1)
-    publish_raw(kafka_bootstrap, topics.events, b"+12025550101", b"\xc3\x01 not avro")
+    publish_raw(kafka_bootstrap, topics.events, [(b"+12025550101", b"\xc3\x01 not avro")])
     publish(kafka_bootstrap, topics.events, good)
     with receiver() as crm:
         notifier = make_notifier(kafka_bootstrap, topics, crm_config(endpoint("crm", crm.url)))
