@@ -15,9 +15,10 @@ rules: install  ## check the Prometheus alert rules and run their unit tests
 	promtool check rules monitoring/alerts.yml
 	promtool test rules monitoring/alerts.test.yml
 
-lint:
+lint: install-test  ## ruff (each file once: the linked folders are linted where they live) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	@if docker compose version >/dev/null 2>&1; then \
 		POSTGRES_PASSWORD=unused docker compose config --quiet && echo "docker-compose.yml: valid"; \
 	else echo "docker-compose.yml: no compose plugin here; checked by tests/test_compose.py only"; fi

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from confluent_kafka import KafkaException, Message, Producer
 
-from numguard.core.deadletter import DeadLetter
+from numguard.core.deadletter import DeadLetter, Headers
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.topics import TopicNames
 from numguard.producer.checkpoints import Checkpoint
@@ -109,7 +109,7 @@ class ReportPublisher:
         topic: str,
         key: bytes | None,
         value: bytes,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: Headers | None = None,
     ) -> None:
         while True:
             try:

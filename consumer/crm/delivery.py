@@ -83,7 +83,7 @@ class EndpointClient:
         body = cloudevents.body(event)
         event_id = str(event["id"])
         number = str(event.get("subject") or "")
-        retrying = AsyncRetrying(
+        retrying: AsyncRetrying = AsyncRetrying(
             retry=retry_if_exception_type((RetryableAnswer, httpx.TransportError)),
             wait=self._wait,
             stop=stop_after_attempt(self.endpoint.max_attempts),
@@ -98,7 +98,7 @@ class EndpointClient:
             return await self._post_once(body, event_id, number)
 
         try:
-            response = await retrying(attempt)
+            response: httpx.Response = await retrying(attempt)
             if response.is_success:
                 outcome = Outcome("delivered", response.status_code, attempts)
             else:
@@ -136,9 +136,9 @@ class EndpointClient:
                     self._metrics.attempts.labels(name).inc()
                     self._metrics.duration.labels(name).observe(time.perf_counter() - started)
         if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-            error = RetryableAnswer(response, _clean(response.text[:_ERROR_TEXT_LIMIT], number))
-            self._failing(str(error))
-            raise error
+            retryable = RetryableAnswer(response, _clean(response.text[:_ERROR_TEXT_LIMIT], number))
+            self._failing(str(retryable))
+            raise retryable
         self.failing_since = None  # it answers: a 4xx is the request's fault, not the endpoint's
         return response
 

@@ -159,7 +159,10 @@ class FlowControl:
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
+            if asynchronous:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as error:
             # Not fatal: those events will simply be delivered again (at-least-once).
             log.warning("commit failed: %s", error)

@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# What confluent-kafka takes as a message's headers.
+Headers = list[tuple[str, str | bytes | None]]
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -31,5 +34,5 @@ class DeadLetter:
         record["dead_lettered_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         return json.dumps(record, sort_keys=True, default=str).encode()
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> Headers:
         return [("numguard.reason", self.reason.encode()), ("numguard.stage", self.stage.encode())]

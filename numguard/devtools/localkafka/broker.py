@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
@@ -109,7 +110,8 @@ def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     quiet = logging.getLogger("numguard.devtools.localkafka.probe")
     quiet.propagate = False
     quiet.setLevel(logging.CRITICAL)
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet})
+    settings: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": quiet}
+    admin = AdminClient(settings)
     try:
         return bool(admin.list_topics(timeout=timeout).brokers)
     except Exception:
