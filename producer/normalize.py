@@ -56,7 +56,7 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
     fields = row.fields
     if "_values" in fields:
         return Rejection(
-            row, RejectKind.BAD_SHAPE, f"expected {5} columns, found a row of another width"
+            row, RejectKind.BAD_SHAPE, "expected 5 columns, found a row of another width"
         )
     code = fields["REASON_CODE"].upper()
     event_type = CONVEY_REASONS.get(code)

@@ -112,3 +112,14 @@ def test_unreadable_files_are_rejected_whole(text: str, message: str) -> None:
 def test_blank_lines_are_not_rows() -> None:
     text = HEADER + "12223334444,DEACTIVATE,2023-06-10T00:00Z,1,Cingular\n\n"
     assert len(rows(text)) == 1
+
+
+def test_a_date_beyond_the_calendar_is_one_rejected_row_and_the_rest_are_kept() -> None:
+    """Issue 10, case 4: 9999-12-31T23:00:00-05:00 raised OverflowError and aborted the file."""
+    found = rows(
+        HEADER
+        + "2025550143,DEACTIVATE,9999-12-31T23:00:00-05:00,,Verizon\n"
+        + "2025550144,DEACTIVATE,2023-06-10T08:00:00-05:00,,Verizon\n"
+    )
+    assert isinstance(found[0], Rejection) and "MODIFICATION_DATE" in found[0].reason
+    assert isinstance(found[1], StateChange) and found[1].event_type is EventType.DEACTIVATED

@@ -91,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory(prefix="numguard-demo-")
         ))  # fmt: skip
         return run_in(workdir, args, stack)
-    return 0
 
 
 def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:

@@ -1,10 +1,8 @@
 """Shared by the CRM notifier tests: a real webhook receiver on 127.0.0.1, a real Kafka
-broker's topics, and the CLI as a subprocess (built from the register functions, as the
-lead will wire them into numguard's own parser)."""
+broker's topics, and the `numguard` command as a subprocess."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,14 +20,10 @@ from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaPartition
 from prometheus_client import CollectorRegistry
 
-from numguard.cli import config as global_config
-from numguard.cli.commands.crm import register_consume_crm, register_dlq
-from numguard.cli.options import UsageError
 from numguard.consumer.crm.config import CrmConfig, Endpoint, NotifierSettings
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import CrmNotifier
 from numguard.consumer.crm.settings import Backoff
-from numguard.core import logs
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic
 from numguard.devtools.localkafka.broker import free_port as free_port
@@ -254,29 +248,10 @@ def write_config(folder: Path, url: str, **notifier: Any) -> Path:
     return path
 
 
-# The CLI in a subprocess, as `numguard consume crm` / `numguard dlq redrive` will run once
-# the lead wires register_consume_crm and register_dlq into numguard's parser.
-_CLI_CODE = "import sys; from tests.consumer.crm import cli_main; sys.exit(cli_main(sys.argv[1:]))"
-CLI = [sys.executable, "-c", _CLI_CODE]
+# The command a user runs: `numguard consume crm`, `numguard dlq redrive`.
+CLI = [sys.executable, "-m", "numguard"]
 
 
 def cli_env(bootstrap: str, topic: str) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "NUMGUARD_TOPIC": topic,
             "TEST_SECRET": SECRET}  # fmt: skip
-
-
-def cli_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="numguard")
-    parser.add_argument("--log-level", default="info")
-    commands = parser.add_subparsers(dest="command", required=True)
-    consume = commands.add_parser("consume")
-    register_consume_crm(consume.add_subparsers(dest="consumer", required=True))
-    register_dlq(commands)
-    args = parser.parse_args(argv)
-    logs.configure(args.log_level)
-    global_config.unwrap_defaults(args)
-    try:
-        return int(args.handler(args))
-    except UsageError as error:
-        print(f"numguard: error: {error}", file=sys.stderr)
-        return 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from numguard.cli import build_parser
 from numguard.cli.commands import simulate
 from numguard.cli.options import UsageError
 from numguard.devtools.simulator import DirectoryDataset, FaultKind, GeneratedDataset
@@ -22,21 +23,10 @@ from numguard.devtools.simulator.server import DEV_INFOBIP_API_KEY
 
 STARTUP_TIMEOUT_SECONDS = 30
 EXIT_TIMEOUT_SECONDS = 15
-# The lead wires `simulate` into numguard/cli.py; until then a parser of our own runs it.
-RUNNER = """\
-import argparse, sys
-from numguard.cli.commands import simulate
-parser = argparse.ArgumentParser(prog="numguard")
-simulate.register(parser.add_subparsers())
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.handler(args))
-"""
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="numguard")
-    simulate.register(parser.add_subparsers())
-    return parser.parse_args(["simulate", *argv])
+    return build_parser().parse_args(["simulate", *argv])
 
 
 def test_options_become_a_dataset_and_a_fault_plan() -> None:
@@ -110,7 +100,7 @@ def test_the_command_prints_its_url_serves_and_stops_on_sigterm() -> None:
     env = {**os.environ, "SIM_TEST_KEY": "key-from-env"}
     process = subprocess.Popen(
         [
-            sys.executable, "-c", RUNNER, "simulate", "--seed", "5", "--numbers", "100",
+            sys.executable, "-m", "numguard", "simulate", "--seed", "5", "--numbers", "100",
             "--days", "2", "--start-date", "2024-03-01", "--api-key-env", "SIM_TEST_KEY",
             "--fail-first", "1:/convey/*",
         ],
