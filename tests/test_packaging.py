@@ -6,6 +6,7 @@ the linked folders and the package data, and run `numguard demo` from there.
 
 from __future__ import annotations
 
+import shutil
 import site
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SECONDS = 300
 DEMO_SECONDS = 300
+NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+              ".hypothesis", "*.sqlite3*")  # fmt: skip
 
 
 def run(*command: str | Path, cwd: Path, timeout: float = BUILD_SECONDS) -> str:
@@ -31,8 +34,12 @@ def run(*command: str | Path, cwd: Path, timeout: float = BUILD_SECONDS) -> str:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a clean copy: setuptools leaves build/ in the source tree, and a stale
+    # build/lib from an earlier layout would slip old modules into the wheel.
+    source = tmp_path_factory.mktemp("source") / "numguard"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", out, REPO, cwd=out)
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", out, source, cwd=out)
     (built,) = out.glob("numguard-*.whl")
     return built
 
