@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from numguard.core.kafka.topics import TopicNames
 from tests.support.commands import numguard
@@ -44,13 +43,29 @@ def test_check_refuses_a_store_that_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_ingest_without_kafka_says_how_to_give_it() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    result = subprocess.run(
-        [sys.executable, "-m", "numguard", "ingest", "x.csv"], capture_output=True, text=True,
-        env=env, timeout=COMMAND_TIMEOUT_SECONDS, check=False,
-    )  # fmt: skip
+    result = numguard("ingest", "x.csv", clean=True)
     assert result.returncode == 2
     assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
+
+
+@pytest.mark.kafka
+def test_an_unsafe_events_topic_stops_with_one_line_not_a_traceback(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A compacted events topic would erase deactivations on replay: a setup error, said once."""
+    names = TopicNames.for_events_topic(f"compacted-{uuid.uuid4().hex[:8]}")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    topic = NewTopic(names.events, 1, 1, config={"cleanup.policy": "compact"})
+    admin.create_topics([topic])[names.events].result(30)
+    report = write_report(tmp_path, "mcdn_deact_20240307.csv",
+                          "2025550143,DEACTIVATE,2024-03-07T08:00:00-05:00,,Verizon")  # fmt: skip
+    result = numguard("ingest", str(report), env={
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": names.events,
+    })  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("numguard: error: topic ")
+    assert "cleanup.policy=compact" in result.stderr
 
 
 @pytest.mark.kafka
