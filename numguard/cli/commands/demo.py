@@ -9,11 +9,10 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 from prometheus_client import start_http_server
 
 from numguard.cli.options import DEFAULT_TOPIC
@@ -33,14 +32,12 @@ from numguard.core.kafka.clients import (
 from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic, ensure_topics
 from numguard.core.signals import stop_on_signals
 from numguard.producer.checkpoints import read_checkpoints
+from numguard.producer.feeds import FeedSettings, build_sources
 from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.poller import Poller, PollOutcome
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources.base import Source
-from numguard.producer.sources.convey import ConveyHttpSource
-from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
-from numguard.producer.sources.infobip import InfobipSource
-from numguard.producer.sources.twilio import TwilioSource
+from numguard.producer.sources.http import RetryPolicy
 from numguard.schemas.codec import EventCodec
 
 if TYPE_CHECKING:
@@ -100,23 +97,14 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         DEV_TWILIO_AUTH_TOKEN,
     )
 
-    policy = RetryPolicy(attempts=3, initial_seconds=0.2)
-
-    def today() -> date:
-        return datetime.now(UTC).date()
-
-    def client() -> httpx.Client:
-        return httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
-
     base = simulator.base_url
-    return [
-        ConveyHttpSource(f"{base}/convey/mcdn_deact_{{date:%Y%m%d}}.csv", client=client(),
-                         policy=policy, lookback_days=days, today=today),
-        InfobipSource(base, DEV_INFOBIP_API_KEY, client=client(), policy=policy,
-                      lookback_days=days, today=today, now=lambda: datetime.now(UTC)),
-        TwilioSource(base, DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN, client=client(),
-                     policy=policy, lookback_days=days, today=today),
-    ]  # fmt: skip
+    return build_sources(FeedSettings(
+        lookback_days=days, policy=RetryPolicy(attempts=3, initial_seconds=0.2),
+        convey_url=f"{base}/convey/mcdn_deact_{{date:%Y%m%d}}.csv",
+        infobip_url=base, infobip_api_key=DEV_INFOBIP_API_KEY,
+        twilio_url=base, twilio_account_sid=DEV_TWILIO_ACCOUNT_SID,
+        twilio_auth_token=DEV_TWILIO_AUTH_TOKEN,
+    ))  # fmt: skip
 
 
 @contextmanager

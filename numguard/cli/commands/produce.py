@@ -8,10 +8,8 @@ import logging
 import os
 import socket
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-
-import httpx
 
 from numguard.cli import options
 from numguard.cli.config import Default
@@ -21,14 +19,12 @@ from numguard.core.kafka.topics import ensure_topics
 from numguard.core.metrics import add_metrics_options, serve_metrics
 from numguard.core.signals import stop_on_signals
 from numguard.producer.checkpoints import read_checkpoints
+from numguard.producer.feeds import FeedSettings, FeedSettingsError, build_sources
 from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.poller import Poller
 from numguard.producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from numguard.producer.sources.base import Source
-from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
-from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
-from numguard.producer.sources.infobip import InfobipSource
-from numguard.producer.sources.twilio import TwilioSource
+from numguard.producer.sources.http import RetryPolicy
 from numguard.schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
@@ -159,39 +155,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def build_sources(args: argparse.Namespace, policy: RetryPolicy) -> list[Source]:
-    def today() -> date:
-        return datetime.now(UTC).date()
-
-    sources: list[Source] = []
-    if args.convey_url:
-        if "{date" not in args.convey_url:
-            raise options.UsageError("--convey-url needs a {date:%Y%m%d} placeholder")
-        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
-        sources.append(ConveyHttpSource(args.convey_url, client=client, policy=policy,
-                                        lookback_days=args.lookback_days, today=today))  # fmt: skip
-    if args.convey_dir:
-        if not Path(args.convey_dir).is_dir():
-            raise options.UsageError(f"--convey-dir {args.convey_dir}: not a directory")
-        folder = Path(args.convey_dir)
-        sources.append(ConveyDirectorySource(folder, lookback_days=args.lookback_days, today=today))
-    if args.infobip_url:
-        key = _secret(args.infobip_key_env)
-        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
-        sources.append(InfobipSource(
-            args.infobip_url, key, client=client, policy=policy, lookback_days=args.lookback_days,
-            today=today, now=lambda: datetime.now(UTC),
-        ))  # fmt: skip
-    if args.twilio_url:
-        sid, token = (_secret(args.twilio_sid_env), _secret(args.twilio_token_env))
-        client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
-        sources.append(TwilioSource(args.twilio_url, sid, token, client=client, policy=policy,
-                                    lookback_days=args.lookback_days, today=today))  # fmt: skip
-    if not sources:
-        raise options.UsageError(
-            "no source configured: give --convey-url, --convey-dir, --infobip-url or --twilio-url"
-        )
-    return sources
+def feed_settings(args: argparse.Namespace) -> FeedSettings:
+    """The flags, with the credentials read from the environment variables they name."""
+    infobip = args.infobip_url is not None
+    twilio = args.twilio_url is not None
+    return FeedSettings(
+        lookback_days=args.lookback_days,
+        policy=RetryPolicy(attempts=args.retry_attempts,
+                           initial_seconds=args.retry_initial_seconds),
+        convey_url=args.convey_url,
+        convey_dir=Path(args.convey_dir) if args.convey_dir else None,
+        infobip_url=args.infobip_url,
+        infobip_api_key=_secret(args.infobip_key_env) if infobip else None,
+        twilio_url=args.twilio_url,
+        twilio_account_sid=_secret(args.twilio_sid_env) if twilio else None,
+        twilio_auth_token=_secret(args.twilio_token_env) if twilio else None,
+    )  # fmt: skip
 
 
 def _secret(variable: str) -> str:
@@ -203,8 +182,10 @@ def _secret(variable: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    policy = RetryPolicy(attempts=args.retry_attempts, initial_seconds=args.retry_initial_seconds)
-    sources = build_sources(args, policy)
+    try:
+        sources = build_sources(feed_settings(args))
+    except FeedSettingsError as error:
+        raise options.UsageError(str(error)) from error
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
     ensure_topics(base_config(bootstrap), names)

@@ -1,0 +1,83 @@
+"""Which carrier feeds to poll, and the sources that poll them.
+
+One wiring for every caller: `numguard produce` fills FeedSettings from its flags
+and environment, `numguard demo` from the simulator's address and development
+credentials. Each HTTP source gets a client of its own (closed by its close()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+
+from numguard.producer.sources.base import Source
+from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from numguard.producer.sources.infobip import InfobipSource
+from numguard.producer.sources.twilio import TwilioSource
+
+
+class FeedSettingsError(ValueError):
+    """The feeds cannot be polled as configured; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    lookback_days: int
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    convey_url: str | None = None  # a template with {date:%Y%m%d}
+    convey_dir: Path | None = None
+    infobip_url: str | None = None
+    infobip_api_key: str | None = None
+    twilio_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def build_sources(feeds: FeedSettings) -> list[Source]:
+    """A source per configured feed. Raises FeedSettingsError when none is configured,
+    or one is configured without what it needs."""
+    days, policy = feeds.lookback_days, feeds.policy
+    sources: list[Source] = []
+    if feeds.convey_url:
+        if "{date" not in feeds.convey_url:
+            raise FeedSettingsError("--convey-url needs a {date:%Y%m%d} placeholder")
+        sources.append(ConveyHttpSource(feeds.convey_url, client=_client(), policy=policy,
+                                        lookback_days=days, today=utc_today))  # fmt: skip
+    if feeds.convey_dir is not None:
+        if not feeds.convey_dir.is_dir():
+            raise FeedSettingsError(f"--convey-dir {feeds.convey_dir}: not a directory")
+        sources.append(ConveyDirectorySource(feeds.convey_dir, lookback_days=days,
+                                             today=utc_today))  # fmt: skip
+    if feeds.infobip_url:
+        key = _required(feeds.infobip_api_key, "the Infobip API key")
+        sources.append(InfobipSource(feeds.infobip_url, key, client=_client(), policy=policy,
+                                     lookback_days=days))  # fmt: skip
+    if feeds.twilio_url:
+        sid = _required(feeds.twilio_account_sid, "the Twilio account SID")
+        token = _required(feeds.twilio_auth_token, "the Twilio auth token")
+        sources.append(TwilioSource(feeds.twilio_url, sid, token, client=_client(),
+                                    policy=policy, lookback_days=days))  # fmt: skip
+    if not sources:
+        raise FeedSettingsError(
+            "no source configured: give --convey-url, --convey-dir, --infobip-url or --twilio-url"
+        )
+    return sources
+
+
+def _client() -> httpx.Client:
+    # Redirects are not followed: Twilio's 307 carries the signed link in its body.
+    return httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+
+
+def _required(value: str | None, what: str) -> str:
+    if not value:
+        raise FeedSettingsError(f"{what} is missing")
+    return value
