@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    KafkaError,
     Message,
-    Producer,
 )
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.store import Consumed, SqlStore
-from numguard.core.deadletter import DeadLetter
+from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import Partition, PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
@@ -71,7 +69,7 @@ class StoreConsumer:
         self._join_group = join_group
         self._consumer = Consumer(consumer_config)
         self._dlq_config = dlq_producer_config
-        self._dlq: Producer | None = None
+        self._dlq: DeadLetterWriter | None = None
         self._names = names
         self._store = store
         self._codec = codec
@@ -104,9 +102,9 @@ class StoreConsumer:
                     log.info("caught up with the end of every assigned partition")
                     break
         finally:
-            self._consumer.close()  # leaves the group so its partitions move on at once
-            if self._dlq is not None:
-                self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)
+            # Leaves the group so its partitions move on at once. Dead letters need no
+            # flush here: each batch's were flushed before its offsets were stored.
+            self._consumer.close()
         return self.summary
 
     def _process(self, messages: list[Message]) -> None:
@@ -177,39 +175,15 @@ class StoreConsumer:
         log.error(
             "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
         )
-        return DeadLetter(
-            reason=reason,
-            stage="consume store",
-            raw=(record.value or b"").hex(),
-            original_topic=record.topic,
-            original_partition=record.partition,
-            original_offset=record.offset,
-        )
+        return DeadLetter.of_record(record, reason, "consume store")
 
     def _dead_letter(self, letters: list[tuple[DeadLetter, Message]]) -> None:
         """Write and flush dead letters before the offsets that skip them are stored."""
         if self._dlq is None:
-            self._dlq = Producer(self._dlq_config)
-        failures: list[str] = []
-
-        def on_delivery(error: KafkaError | None, _: Message) -> None:
-            if error is not None:
-                failures.append(str(error))
-
+            self._dlq = DeadLetterWriter(self._dlq_config, self._names.dead_letter)
         for letter, message in letters:
-            self._dlq.produce(
-                self._names.dead_letter,
-                letter.to_json(),
-                message.key(),
-                headers=letter.headers(),
-                on_delivery=on_delivery,
-            )
-        remaining = self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)
-        if failures or remaining:
-            raise RuntimeError(
-                f"could not write to {self._names.dead_letter} ({failures or 'timed out'}); "
-                "not committing past the poison messages"
-            )
+            self._dlq.write(letter, message.key())
+        self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)  # raises DeadLetterFailed: nothing stored
 
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         stored = self._store.offsets(self._group, self._names.events)

@@ -22,16 +22,13 @@ from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.crm.cloudevents import to_cloudevent
 from numguard.consumer.crm.config import CrmConfig
-from numguard.consumer.crm.deadletter import (
-    DeadLetterWriter,
-    failed_delivery,
-    undecodable,
-)
+from numguard.consumer.crm.deadletter import failed_delivery, undecodable
 from numguard.consumer.crm.delivery import EndpointClient
 from numguard.consumer.crm.flow import FlowControl, NotifierSummary, Partition, Waiting
 from numguard.consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
 from numguard.consumer.crm.ordering import Job, KeyedSerialExecutor
 from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
+from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames

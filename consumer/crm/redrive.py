@@ -23,9 +23,10 @@ from confluent_kafka import Consumer, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.crm.config import Endpoint
-from numguard.consumer.crm.deadletter import CrmDeadLetter, DeadLetterWriter
+from numguard.consumer.crm.deadletter import failed_delivery
 from numguard.consumer.crm.delivery import EndpointClient
 from numguard.consumer.crm.metrics import CrmMetrics
+from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.phone import mask
@@ -143,14 +144,10 @@ class Redriver:
             self._endpoint.name, mask(str(event.get("subject", ""))), message.offset(),
             outcome.outcome, outcome.attempts, outcome.last_error,
         )  # fmt: skip
-        letter = CrmDeadLetter(
-            reason=f"redrive {outcome.outcome}: {outcome.last_error}",
-            endpoint=self._endpoint.name, status=outcome.status, attempts=outcome.attempts,
-            last_error=outcome.last_error, event=event,
-            original_topic=record.get("original_topic"),
-            original_partition=record.get("original_partition"),
-            original_offset=record.get("original_offset"),
-            redriven_from_offset=message.offset(), stage="dlq redrive",
+        letter = failed_delivery(
+            outcome, self._endpoint.name, event, record.get("original_topic"),
+            record.get("original_partition"), record.get("original_offset"),
+            redriven_from_offset=message.offset(),
         )  # fmt: skip
         written: list[bool] = []
         self._writer.write(letter, message.key(), lambda: written.append(True))
