@@ -94,10 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.config is not None and args.command != "config":
             document = config.load(Path(args.config))
             config.apply(document, args)
-            settings = config.client_settings(document)
-            set_client_settings(settings)
-            for value in settings.values():
-                logs.redact(str(value))
+            set_client_settings(config.client_settings(document))
+            for secret in config.secret_values(document):
+                logs.redact(secret)
+            for where in config.inline_secrets(document):
+                log.warning("%s: %s", where, config.INLINE_SECRET)
         config.unwrap_defaults(args)
         return int(args.handler(args))
     except UsageError as error:

@@ -165,6 +165,39 @@ def unwrap_defaults(args: argparse.Namespace) -> None:
             setattr(args, name, value.value)
 
 
+# librdkafka settings whose values are secrets, besides any name holding these words.
+_SECRET_CLIENT_SETTINGS = frozenset({"ssl.key.pem", "sasl.oauthbearer.config"})
+_SECRET_WORDS = ("password", "secret")
+
+
+def is_secret_setting(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_CLIENT_SETTINGS or any(w in lowered for w in _SECRET_WORDS)
+
+
+INLINE_SECRET = (
+    "a secret written in the file; name the environment variable that holds it "
+    "under [kafka.client_secret_env] instead"
+)
+
+
+def inline_secrets(document: dict[str, Any]) -> list[str]:
+    """The key paths of secrets written into the file itself (they belong in the
+    environment, named under [kafka.client_secret_env])."""
+    client = document.get("kafka", {}).get("client", {})
+    return [f"kafka.client.{name}" for name in client if is_secret_setting(str(name))]
+
+
+def secret_values(document: dict[str, Any]) -> list[str]:
+    """What the log redactor must hide: the client settings that are secrets, and
+    nothing else (a username or a file path is not a secret)."""
+    from_environment = document.get("kafka", {}).get("client_secret_env", {})
+    return [
+        str(value) for name, value in client_settings(document).items()
+        if is_secret_setting(name) or name in from_environment
+    ]  # fmt: skip
+
+
 def client_settings(document: dict[str, Any]) -> dict[str, Any]:
     """librdkafka settings from the file, secrets resolved from the environment."""
     kafka = document.get("kafka", {})

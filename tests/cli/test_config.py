@@ -95,3 +95,27 @@ def test_client_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
         "sasl.username": "u", "sasl.password": "s3cret-value"
     }  # fmt: skip
     assert "s3cret-value" not in EXAMPLE
+
+
+def test_config_check_warns_of_a_secret_written_into_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text('[kafka.client]\n"sasl.username" = "numguard"\n"sasl.password" = "hunter22"\n')
+    result = numguard("config", "check", str(path))
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        f"{path}: ok (1 settings), 1 warning(s)",
+        f"  warning: kafka.client.sasl.password: {config.INLINE_SECRET}",
+    ]
+    assert "hunter22" not in result.stdout
+
+
+def test_only_secret_values_are_redacted_from_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A username, a protocol or a path is not a secret: redacting it mangles log lines."""
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret-value")
+    document = {"kafka": {
+        "client": {"sasl.username": "numguard", "security.protocol": "SASL_SSL",
+                   "ssl.ca.location": "/etc/numguard/ca.pem", "ssl.key.password": "inline-pw"},
+        "client_secret_env": {"sasl.password": "KAFKA_SASL_PASSWORD"},
+    }}  # fmt: skip
+    assert sorted(config.secret_values(document)) == ["inline-pw", "s3cret-value"]
+    assert config.secret_values({}) == []

@@ -53,7 +53,9 @@ token_env = "NUMGUARD_API_TOKEN"
 DESCRIPTION = """\
   check    read a configuration file and report every problem at once, each with
            its key path: unknown keys, wrong types, environment variables named
-           by *_env keys that are not set, librdkafka settings librdkafka rejects.
+           by *_env keys that are not set, librdkafka settings librdkafka rejects;
+           and warns of a secret written into the file (a password in
+           [kafka.client]) rather than named under [kafka.client_secret_env].
   example  print an annotated example file.
 
 Every command reads the file given by --config FILE or NUMGUARD_CONFIG; a flag
@@ -98,7 +100,12 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"  {problem}")
         return 1
     settings = sum(1 for _ in config.flatten(document))
-    print(f"{path}: ok ({settings} settings)")
+    warnings = config.inline_secrets(document)
+    print(
+        f"{path}: ok ({settings} settings)" + (f", {len(warnings)} warning(s)" if warnings else "")
+    )
+    for where in warnings:
+        print(f"  warning: {where}: {config.INLINE_SECRET}")
     return 0
 
 
