@@ -15,7 +15,7 @@ rules: install  ## check the Prometheus alert rules and run their unit tests
 	promtool check rules monitoring/alerts.yml
 	promtool test rules monitoring/alerts.test.yml
 
-lint: install-test  ## ruff (each file once: the linked folders are linted where they live) and mypy
+lint: install-test  ## ruff (each file once: the linked folders are linted where they live) and mypy (package, tests, bench)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_a_restart_resumes_from_the_offsets_in_the_store(
 
 
 def test_a_fresh_store_in_the_same_group_rebuilds_from_the_beginning(
-    kafka_bootstrap: str, topics: TopicNames, store: SqlStore, tmp_path
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore, tmp_path: Path
 ) -> None:
     """The store's offsets are the truth, not the group's offsets in Kafka."""
     group = f"g-{uuid.uuid4().hex[:6]}"
@@ -101,7 +102,9 @@ def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
     assert store.state(good.mdn) is not None
     assert store.state(mismatched.mdn) is None
 
-    letters = [json.loads(m.value()) for m in read_committed(kafka_bootstrap, topics.dead_letter)]
+    letters = [
+        json.loads(m.value() or b"") for m in read_committed(kafka_bootstrap, topics.dead_letter)
+    ]
     reasons = sorted(letter["reason"] for letter in letters)
     assert "message key is not the event's number" in reasons
     assert any("no schema registry" in reason for reason in reasons)

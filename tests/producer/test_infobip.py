@@ -237,7 +237,7 @@ def given_reports(folder: Path) -> Path:
         {**item, "newDestination": "9995550100123"},
         42,
     ]
-    reports = [
+    reports: list[dict[str, object]] = [
         {"reportId": "old-long", "generatedDate": "2024-03-02T01:00:00Z", "expiryDate":
          "2024-05-01", "records": [item, *bad]},
         {"reportId": "new-short", "generatedDate": "2024-03-05T01:00:00Z", "expiryDate":

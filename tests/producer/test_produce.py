@@ -72,7 +72,7 @@ def http_source(simulator: CarrierSimulator) -> ConveyHttpSource:
 
 
 def published_numbers(bootstrap: str, names: TopicNames) -> Counter[str]:
-    return Counter(m.key().decode() for m in read_committed(bootstrap, names.events))
+    return Counter((m.key() or b"").decode() for m in read_committed(bootstrap, names.events))
 
 
 def test_every_day_of_the_window_is_published_once_and_a_missed_day_is_backfilled(
@@ -189,7 +189,7 @@ def first_partial_checkpoint(bootstrap: str, topic: str, producer: subprocess.Po
             assert producer.poll() is None, "the producer finished before it was killed"
             message = reader.poll(0.01)
             if message is not None and message.error() is None and message.value():
-                mark = Checkpoint.from_json(message.value())
+                mark = Checkpoint.from_json(message.value() or b"")
                 if not mark.done and mark.rows > 0:
                     return
         raise AssertionError("no partial checkpoint appeared")
@@ -301,5 +301,5 @@ def test_rejected_rows_are_counted_by_what_was_wrong(
         labels = {"source": "convey", "reason": reason}
         assert registry.get_sample_value("numguard_rows_rejected_total", labels) == 1
     letters = read_committed(kafka_bootstrap, topics.dead_letter)
-    kinds = sorted(json.loads(m.value())["kind"] for m in letters)
+    kinds = sorted(json.loads(m.value() or b"")["kind"] for m in letters)
     assert kinds == ["bad_new_number", "bad_number", "unknown_type"]

@@ -13,6 +13,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from numguard.schemas.codec import (
     SINGLE_OBJECT_MARKER,
     EventCodec,
+    SchemaVersion,
     UndecodableEvent,
     current_schema,
     schema_versions,
@@ -56,6 +57,7 @@ def test_any_avro_reader_with_the_schema_file_decodes_the_body() -> None:
     data = EventCodec().encode(sample())
     schema = fastavro.parse_schema(json.loads(current_schema().text))
     record = fastavro.schemaless_reader(io.BytesIO(data[10:]), schema, None)
+    assert isinstance(record, dict)
     assert record["mdn"] == "+12025550100"
     assert record["event_type"] == "NUMBER_CHANGED"
     assert record["new_mdn"] == "+12025550199"
@@ -69,7 +71,7 @@ def test_confluent_framing_with_a_registry_round_trips() -> None:
     data = codec.encode(sample())
     (schema_id,) = struct.unpack(">I", data[1:5])
     assert data[0] == 0
-    assert json.loads(registry.get_schema(schema_id).schema_str) == json.loads(
+    assert json.loads(registry.get_schema(schema_id).schema_str or "") == json.loads(
         current_schema().text
     )
     assert codec.decode(data) == sample()
@@ -108,7 +110,7 @@ def test_truncated_body_is_undecodable() -> None:
 
 @pytest.mark.parametrize("version", schema_versions(), ids=lambda v: f"v{v.version}")
 def test_data_written_with_each_committed_schema_version_is_read_by_the_current_one(
-    version,
+    version: SchemaVersion,
 ) -> None:
     """Write with an old version's schema file exactly as committed; decode with today's codec."""
     old = fastavro.parse_schema(json.loads(version.text))
@@ -139,4 +141,5 @@ def test_an_enum_symbol_from_a_newer_writer_reads_as_unknown() -> None:
     fastavro.schemaless_writer(body, parsed, record)
     reader = current_schema().parsed
     decoded = fastavro.schemaless_reader(io.BytesIO(body.getvalue()), parsed, reader)
+    assert isinstance(decoded, dict)
     assert decoded["event_type"] == "UNKNOWN"

@@ -26,8 +26,8 @@ def read_committed(bootstrap: str, topic: str) -> list[Message]:
         while remaining:
             message = consumer.poll(READ_TIMEOUT_SECONDS)
             assert message is not None, f"{topic}: no end of partition within the timeout"
-            if message.error() is not None:
-                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
+            if (error := message.error()) is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
                 remaining.discard(message.partition())
             else:
                 found.append(message)

@@ -25,6 +25,7 @@ from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import CrmNotifier
 from numguard.consumer.crm.settings import Backoff
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
+from numguard.core.kafka.records import Record, read
 from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic
 from numguard.devtools.localkafka.broker import free_port as free_port
 from numguard.schemas.codec import EventCodec
@@ -191,8 +192,9 @@ def positions(bootstrap: str, topic: str) -> dict[str, tuple[int, int]]:
     """event id -> (partition, offset), read back from the topic."""
     codec = EventCodec()
     return {
-        codec.decode(m.value()).event_id: (m.partition(), m.offset())
+        codec.decode(r.value).event_id: (r.partition, r.offset)
         for m in read_committed(bootstrap, topic)
+        if isinstance(r := read(m), Record)
     }
 
 
@@ -207,7 +209,9 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int = 3) -> di
 
 
 def dead_letters(bootstrap: str, events_topic: str) -> list[dict[str, Any]]:
-    return [json.loads(m.value()) for m in read_committed(bootstrap, f"{events_topic}.crm.dlq")]
+    return [
+        json.loads(m.value() or b"") for m in read_committed(bootstrap, f"{events_topic}.crm.dlq")
+    ]
 
 
 def make_notifier(
