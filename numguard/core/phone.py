@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 _SEPARATORS = re.compile(r"[\s().\-/]")
-# NANP: area code and exchange code both start with 2-9.
-_NANP = re.compile(r"1?([2-9]\d{2}[2-9]\d{6})")
-_E164 = re.compile(r"\+([1-9]\d{7,14})")
+# NANP: area code and exchange code both start with 2-9. ASCII digits only: Python's
+# \d also matches fullwidth or Arabic-Indic digits, which would make keys that
+# never equal the carrier's (a deactivation that never matches its number).
+_NANP = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+_E164 = re.compile(r"\+([1-9][0-9]{7,14})")
 _MASKED_DIGITS = 4
 
 

@@ -26,7 +26,7 @@ from numguard.producer.sources.http import RetryPolicy, send
 
 SOURCE = "convey"
 COLUMNS = ("MDN", "REASON_CODE", "MODIFICATION_DATE", "NEW_MDN", "CARRIER_NAME")
-FILE_NAME = re.compile(r"mcdn_deact_(\d{8})\.csv")
+FILE_NAME = re.compile(r"mcdn_deact_([0-9]{8})\.csv")
 
 
 def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:

@@ -35,7 +35,7 @@ LINK_ATTEMPTS = 3  # ask for a fresh signed link this often when one has expired
 EXPIRED_LINK = frozenset({403, 404, 410})
 NOT_AVAILABLE_YET, TOO_OLD = 30114, 30113
 FIRST_DAY = date(2020, 8, 27)  # Twilio's lists start here
-_DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_DAY_IN_NAME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
 _BOM = "\ufeff"
 
 

@@ -123,3 +123,10 @@ def test_a_date_beyond_the_calendar_is_one_rejected_row_and_the_rest_are_kept() 
     )
     assert isinstance(found[0], Rejection) and "MODIFICATION_DATE" in found[0].reason
     assert isinstance(found[1], StateChange) and found[1].event_type is EventType.DEACTIVATED
+
+
+def test_a_number_in_non_ascii_digits_is_a_rejected_row() -> None:
+    """Issue 10, case 6: accepted, it would be a key no lookup ever matches."""
+    (found,) = rows(HEADER + "202555\uff10\uff11\uff19\uff19,DEACTIVATE,2023-06-10T00:00Z,1,V\n")
+    assert isinstance(found, Rejection) and found.kind.value == "bad_number"
+    assert "\uff19\uff19" not in found.reason  # masked like any number
