@@ -8,11 +8,12 @@ that goes to the dead-letter topic.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 from numguard.core.phone import InvalidNumber, mask, normalize
 from numguard.core.times import parse_time
-from numguard.producer.sources.base import Rejection, RejectKind, SourceRow
+from numguard.producer.sources.base import BAD_ROW, Rejection, RejectKind, SourceRow
 from numguard.schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
@@ -23,6 +24,17 @@ CONVEY_REASONS = {
 }
 # Convey puts the value 1 in NEW_MDN for every reason but CHANGE_MDN.
 CONVEY_NO_NEW_MDN = "1"
+
+
+# C0 and C1 control characters (line breaks included) and DEL: never part of a number,
+# a date or a carrier's name. A NUL in a field stopped the PostgreSQL store for good.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(row: SourceRow) -> dict[str, str]:
+    """The row's fields with each control character read as a space, ends stripped: a
+    NUL inside a number must not lose the deactivation, nor reach the store."""
+    return {name: _CONTROL.sub(" ", value).strip() for name, value in row.fields.items()}
 
 
 def event_id(source: str, report_id: str, content: str) -> str:
@@ -53,11 +65,9 @@ def _change(
 
 
 def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
-    fields = row.fields
-    if "_values" in fields:
-        return Rejection(
-            row, RejectKind.BAD_SHAPE, "expected 5 columns, found a row of another width"
-        )
+    fields = printable(row)
+    if BAD_ROW in fields:
+        return Rejection(row, RejectKind.BAD_SHAPE, fields[BAD_ROW])
     code = fields["REASON_CODE"].upper()
     event_type = CONVEY_REASONS.get(code)
     if event_type is None:
@@ -97,7 +107,7 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
 
 def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
     """A number on a day's Twilio list: deactivated at the start of that UTC day."""
-    text = row.fields["number"]
+    text = printable(row)["number"]
     try:
         mdn = normalize(text)
     except InvalidNumber:
@@ -118,7 +128,7 @@ INFOBIP_TYPES = {
 
 
 def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
-    fields = row.fields
+    fields = printable(row)
     if "_item" in fields:
         return Rejection(row, RejectKind.BAD_SHAPE, "a record that is not a JSON object")
     kind = fields.get("type", "")

@@ -27,6 +27,11 @@ class SourceRow:
     fields: dict[str, str]  # the row as the source gave it, by the source's own field names
 
 
+# Fields of a row a source could not split into the feed's fields: why, and the text.
+BAD_ROW = "_problem"
+RAW_ROW = "_values"
+
+
 class RejectKind(enum.StrEnum):
     """What is wrong with a rejected row, in a word: the label of its metric."""
 

@@ -16,6 +16,8 @@ import httpx
 
 from numguard.producer.normalize import convey_row
 from numguard.producer.sources.base import (
+    BAD_ROW,
+    RAW_ROW,
     Report,
     ReportMissing,
     SourceRow,
@@ -29,32 +31,72 @@ COLUMNS = ("MDN", "REASON_CODE", "MODIFICATION_DATE", "NEW_MDN", "CARRIER_NAME")
 FILE_NAME = re.compile(r"mcdn_deact_([0-9]{8})\.csv")
 
 
-def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:
-    """Yield the data rows of one file; position is the line number in the file.
+_BOM = "\ufeff"
 
-    Raises UnreadableReport when the header is not Convey's or the bytes are not CSV.
+
+def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:
+    """Yield the data rows of one file, numbered as records: the header is 1, and on a
+    file without quoted line breaks a row's position is its line number.
+
+    Positions come from counting records, never from the reader's line count, so how
+    the bytes arrived (chunk boundaries inside a CRLF) cannot shift them: a resumed
+    report skips exactly the rows it published. A row that cannot be read (wrong
+    width, a field over the CSV limit, a quoted field holding what looks like further
+    rows) is yielded with BAD_ROW set, to become a dead letter; the rows after it are
+    read on. Raises UnreadableReport when the header is not Convey's.
     """
     reader = csv.reader(stream)
     try:
         header = next(reader, None)
-        if header is None:
-            raise UnreadableReport(f"{report_id}: the file is empty (no header line)")
-        names = [name.strip().upper() for name in header]
-        if sorted(names) != sorted(COLUMNS):
-            raise UnreadableReport(
-                f"{report_id}: not a Convey deactivation file: header is {header!r}, "
-                f"expected the columns {', '.join(COLUMNS)}"
-            )
-        for values in reader:
-            if not values or values == [""]:
-                continue  # blank line, e.g. a trailing one
-            if len(values) != len(names):
-                fields = {"_values": ",".join(values)}
-            else:
-                fields = dict(zip(names, (v.strip() for v in values), strict=True))
-            yield SourceRow(SOURCE, report_id, reader.line_num, fields)
     except csv.Error as error:
         raise UnreadableReport(f"{report_id}: not readable as CSV: {error}") from error
+    if header is None:
+        raise UnreadableReport(f"{report_id}: the file is empty (no header line)")
+    names = [name.strip().upper() for name in header]
+    if names:
+        names[0] = names[0].removeprefix(_BOM)  # a UTF-8 byte-order mark, as Excel writes
+    if sorted(names) != sorted(COLUMNS) or len(set(names)) != len(names):
+        raise UnreadableReport(
+            f"{report_id}: not a Convey deactivation file: header is {header!r}, "
+            f"expected the columns {', '.join(COLUMNS)}"
+        )
+    position, last_line = 1, reader.line_num
+    while True:
+        position += 1
+        try:
+            values = next(reader, None)
+        except csv.Error as error:
+            last_line = reader.line_num
+            yield _bad(report_id, position, f"line {last_line}: not readable as CSV: {error}", "")
+            continue
+        if values is None:
+            return
+        first_line, last_line = last_line + 1, reader.line_num
+        if not values or values == [""]:
+            continue  # a blank line, e.g. a trailing one
+        if problem := _shape_problem(values, len(names), first_line, last_line):
+            yield _bad(report_id, position, problem, ",".join(values))
+            continue
+        fields = dict(zip(names, (v.strip() for v in values), strict=True))
+        yield SourceRow(SOURCE, report_id, position, fields)
+
+
+def _shape_problem(values: list[str], width: int, first_line: int, last_line: int) -> str | None:
+    if len(values) != width:
+        return f"expected {width} columns, found {len(values)}"
+    continuations = [line for value in values for line in value.splitlines()[1:]]
+    if any("," in line for line in continuations):
+        # An unterminated quote swallows the rows after it into one field: never
+        # accept it quietly, whatever the columns say.
+        return (
+            f"a quoted field runs from line {first_line} to line {last_line} and holds "
+            "what look like further rows (an unterminated quote?)"
+        )
+    return None
+
+
+def _bad(report_id: str, position: int, problem: str, raw: str) -> SourceRow:
+    return SourceRow(SOURCE, report_id, position, {BAD_ROW: problem, RAW_ROW: raw[:2000]})
 
 
 def file_name(day: date) -> str:
@@ -108,7 +150,7 @@ class ConveyHttpSource:
                     f"{report.report_id}: HTTP {response.status_code}: {response.text[:200]}"
                 )
             try:
-                yield from read_rows(_lines(response.iter_text()), report.report_id)
+                yield from read_rows(lines_of(response.iter_text()), report.report_id)
             except httpx.HTTPError as error:
                 # h11 checks Content-Length: a short body is a truncated download.
                 raise UnreadableReport(
@@ -155,15 +197,16 @@ class ConveyDirectorySource:
         pass
 
 
-def _lines(chunks: Iterator[str]) -> Iterator[str]:
-    """Text chunks to lines that keep their endings, as the csv module wants."""
+def lines_of(chunks: Iterator[str]) -> Iterator[str]:
+    """Text chunks to lines that keep their endings, as the csv module wants.
+
+    Split on LF only: a CRLF cut between two chunks stays one line ending, and the
+    Unicode line separators that str.splitlines knows stay inside their field."""
     pending = ""
     for chunk in chunks:
         pending += chunk
-        *complete, pending = pending.splitlines(keepends=True) or [""]
-        if pending and pending[-1] in "\r\n":
-            complete.append(pending)
-            pending = ""
-        yield from complete
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
     if pending:
         yield pending

@@ -6,6 +6,8 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numguard.producer.normalize import convey_row
 from numguard.producer.sources import convey
@@ -100,8 +102,7 @@ def test_rejection_reasons_never_show_a_whole_number() -> None:
     [
         ("", "empty"),
         ("number,status\n12223334444,gone\n", "not a Convey deactivation file"),
-        # An unterminated quote swallows the rest of the file: not a CSV row any more.
-        (HEADER + '"12223334444,DEACTIVATE' + "x" * 200_000, "not readable as CSV"),
+        ("MDN,MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN\n", "not a Convey deactivation file"),
     ],
 )
 def test_unreadable_files_are_rejected_whole(text: str, message: str) -> None:
@@ -130,3 +131,80 @@ def test_a_number_in_non_ascii_digits_is_a_rejected_row() -> None:
     (found,) = rows(HEADER + "202555\uff10\uff11\uff19\uff19,DEACTIVATE,2023-06-10T00:00Z,1,V\n")
     assert isinstance(found, Rejection) and found.kind.value == "bad_number"
     assert "\uff19\uff19" not in found.reason  # masked like any number
+
+
+GOOD = "2025550144,DEACTIVATE,2023-06-10T00:00Z,1,Verizon\n"
+
+
+def test_a_field_over_the_csv_limit_is_one_rejected_row_and_the_rest_are_kept() -> None:
+    """Issue 10, case 8: it used to reject the whole file, losing the good rows after it."""
+    found = rows(HEADER + "2025550143,DEACTIVATE,2023-06-10T00:00Z,1," + "x" * 200_000 + "\n"
+                 + GOOD)  # fmt: skip
+    assert isinstance(found[0], Rejection) and "field limit" in found[0].reason
+    assert isinstance(found[1], StateChange) and found[1].event_type is EventType.DEACTIVATED
+
+
+def test_an_unterminated_quote_never_swallows_rows_quietly() -> None:
+    """Issue 10, case 2: the rows after the quote became one field of an accepted row."""
+    text = HEADER + '2025550143,DEACTIVATE,2023-06-10T00:00Z,1,"Verizon\n' + GOOD + GOOD
+    (found,) = rows(text)
+    assert isinstance(found, Rejection) and found.kind.value == "bad_shape"
+    assert "unterminated quote" in found.reason and "line 2 to line 4" in found.reason
+
+
+def test_a_quoted_line_break_that_holds_no_rows_is_read_as_a_space() -> None:
+    (found,) = rows(HEADER + '2025550143,DEACTIVATE,2023-06-10T00:00Z,1,"AT&T\nMobility"\n')
+    assert isinstance(found, StateChange) and found.carrier == "AT&T Mobility"
+
+
+def test_a_byte_order_mark_before_the_header_is_accepted() -> None:
+    """Issue 10, case 5: Excel writes one; the whole file used to be rejected."""
+    (found,) = rows("\ufeff" + HEADER + GOOD)
+    assert isinstance(found, StateChange)
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x1b", "\x7f", "\x85"])
+def test_control_characters_never_reach_an_event(control: str) -> None:
+    """Issue 10, case 7: a NUL in a field later stopped the PostgreSQL store for good."""
+    (found,) = rows(
+        HEADER + f"20255501{control}43,DEACTIVATE,2023-06-10T00:00Z,1,Ver{control}izon\n"
+    )
+    assert isinstance(found, StateChange)
+    assert found.mdn == "+12025550143"
+    assert found.carrier is not None and control not in found.carrier
+
+
+@st.composite
+def chunked_files(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A Convey file with LF or CRLF endings (blank lines and quoted line breaks among
+    its rows), and the same text cut into chunks at random places."""
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = [HEADER.strip()]
+    for index in range(draw(st.integers(1, 30))):
+        kind = draw(st.sampled_from(["row", "row", "blank", "quoted"]))
+        number = f"20255501{index:02d}"
+        if kind == "blank":
+            lines.append("")
+        elif kind == "quoted":
+            lines.append(f'{number},DEACTIVATE,2023-06-10T00:00Z,1,"AT&T{ending}Mobility"')
+        else:
+            lines.append(f"{number},SUSPEND,2023-06-10T00:00Z,1,Verizon")
+    text = ending.join(lines) + ending
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(text) - 1)), max_size=40)))
+    chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return text, chunks
+
+
+@given(chunked_files())
+def test_row_positions_do_not_depend_on_how_the_download_was_chunked(
+    file: tuple[str, list[str]],
+) -> None:
+    """Issue 10, case 3: a CRLF cut between two chunks counted as two lines, so positions
+    drifted and a resumed report skipped rows."""
+    text, chunks = file
+    whole = list(convey.read_rows(io.StringIO(text, newline=""), "mcdn_deact_20230610.csv"))
+    chunked = list(convey.read_rows(convey.lines_of(iter(chunks)), "mcdn_deact_20230610.csv"))
+    assert [(r.position, r.fields) for r in chunked] == [(r.position, r.fields) for r in whole]
+    assert all(convey.BAD_ROW not in r.fields for r in whole)
+    # Numbered as records: 2, 3, ... with blank lines counted, whatever the line breaks.
+    assert [r.position for r in whole] == sorted({r.position for r in whole})
