@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from numguard.core.phone import InvalidNumber, mask, normalize
 from numguard.core.times import parse_time
@@ -35,6 +35,37 @@ def printable(row: SourceRow) -> dict[str, str]:
     """The row's fields with each control character read as a space, ends stripped: a
     NUL inside a number must not lose the deactivation, nor reach the store."""
     return {name: _CONTROL.sub(" ", value).strip() for name, value in row.fields.items()}
+
+
+# A change dated later than this after its report's day (or after it was read) is not
+# a change that happened: a typo such as 9999-12-31 would block a number for ever.
+CREDIBLE_AHEAD = timedelta(days=1)
+# Feeds whose report ids carry the report's day: Convey's file names, Twilio's lists.
+_REPORT_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
+_DAY_IN_REPORT_ID = frozenset({"convey", "twilio"})
+
+
+def _too_far_ahead(row: SourceRow, effective_at: datetime, ingested_at: datetime) -> str | None:
+    """Why `effective_at` cannot be believed, or None: not after the end of the day
+    following the report's own day, nor more than a day after the row was read."""
+    limit = ingested_at + CREDIBLE_AHEAD
+    if (day := _report_day(row)) is not None:
+        limit = min(limit, datetime.combine(day + 2 * CREDIBLE_AHEAD, time(), UTC))
+    if effective_at < limit:
+        return None
+    return (
+        f"dated {effective_at.isoformat()}, after {limit.isoformat()}: later than a day "
+        "after its report, so not a change that has happened"
+    )
+
+
+def _report_day(row: SourceRow) -> date | None:
+    if row.source not in _DAY_IN_REPORT_ID or not (found := _REPORT_DAY.search(row.report_id)):
+        return None
+    try:
+        return date(*(int(part) for part in found.groups()))
+    except ValueError:
+        return None
 
 
 def event_id(source: str, report_id: str, content: str) -> str:
@@ -91,6 +122,8 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
             RejectKind.BAD_TIME,
             f"MODIFICATION_DATE {fields['MODIFICATION_DATE']!r} is not an ISO 8601 time",
         )
+    if problem := _too_far_ahead(row, effective_at, ingested_at):
+        return Rejection(row, RejectKind.BAD_TIME, f"MODIFICATION_DATE {problem}")
     new_mdn = None
     if event_type is EventType.NUMBER_CHANGED:
         try:
@@ -153,6 +186,8 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejecti
         return Rejection(
             row, RejectKind.BAD_TIME, f"date {fields.get('date', '')!r} is not an ISO 8601 time"
         )
+    if problem := _too_far_ahead(row, effective_at, ingested_at):
+        return Rejection(row, RejectKind.BAD_TIME, f"date {problem}")
     new_mdn = None
     if fields.get("newDestination"):
         try:

@@ -208,3 +208,17 @@ def test_row_positions_do_not_depend_on_how_the_download_was_chunked(
     assert all(convey.BAD_ROW not in r.fields for r in whole)
     # Numbered as records: 2, 3, ... with blank lines counted, whatever the line breaks.
     assert [r.position for r in whole] == sorted({r.position for r in whole})
+
+
+@pytest.mark.parametrize("when", ["9999-12-30T00:00Z", "2023-06-12T00:00Z", "2024-07-01T00:00Z"])
+def test_a_date_later_than_a_day_after_the_report_is_a_rejected_row(when: str) -> None:
+    """Issue 10, case 4: a far-future deactivation would block a number for ever."""
+    found = rows(HEADER + f"2025550143,DEACTIVATE,{when},1,Verizon\n" + GOOD)
+    assert isinstance(found[0], Rejection) and found[0].kind.value == "bad_time"
+    assert "later than a day after its report" in found[0].reason
+    assert isinstance(found[1], StateChange)
+
+
+def test_a_date_within_a_day_after_the_report_is_kept() -> None:
+    (found,) = rows(HEADER + "2025550143,DEACTIVATE,2023-06-11T23:00Z,1,Verizon\n")
+    assert isinstance(found, StateChange)

@@ -322,6 +322,10 @@ GOOD = {"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100"}
         ({**GOOD, "type": "DEACTIVATION", "newDestination": "9995550100123"},
          RejectKind.BAD_NEW_NUMBER, "newDestination '999555010****' is not a number"),
         ({"_item": "42"}, RejectKind.BAD_SHAPE, "not a JSON object"),
+        ({**GOOD, "date": "9999-12-31T23:00:00.000+0000", "type": "DEACTIVATION"},
+         RejectKind.BAD_TIME, "later than a day after its report"),
+        ({**GOOD, "date": "9999-12-31T23:00:00.000-0500", "type": "DEACTIVATION"},
+         RejectKind.BAD_TIME, "is not an ISO 8601 time"),
     ],
 )  # fmt: skip
 def test_bad_items_become_rejections_with_reasons(
