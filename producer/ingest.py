@@ -13,8 +13,7 @@ from numguard.producer import normalize
 from numguard.producer.checkpoints import Checkpoint
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources import convey, infobip, twilio
-from numguard.producer.sources.base import Rejection, SourceRow, UnreadableReport
-from numguard.schemas.events import StateChange
+from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ class FileFormat:
     source: str  # the checkpoint's source name: a file and its feed share checkpoints
     recognizes: Callable[[Path], bool]
     read_rows: Callable[[TextIO, str], Iterator[SourceRow]]  # (stream, report id)
-    normalize: Callable[[SourceRow, datetime], StateChange | Rejection]
+    normalize: Callable[[SourceRow, datetime], Normalized]
 
 
 FILE_FORMATS: dict[str, FileFormat] = {
@@ -81,7 +80,7 @@ def detect_format(path: Path) -> str:
 
 def file_changes(
     path: Path, file_format: FileFormat, ingested_at: datetime
-) -> Iterator[StateChange | Rejection]:
+) -> Iterator[Normalized]:
     with path.open(newline="", encoding="utf-8", errors="strict") as stream:
         try:
             for row in file_format.read_rows(stream, path.name):

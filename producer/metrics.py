@@ -24,6 +24,11 @@ class ProducerMetrics:
             "(bad_shape, unknown_type, bad_number, bad_new_number, bad_time)",
             ["source", "reason"], registry=registry,
         )  # fmt: skip
+        self.flagged = Counter(
+            "numguard_rows_flagged", "Rows published as events with a warning on the "
+            "dead-letter topic, by what was unusable (bad_new_number)",
+            ["source", "reason"], registry=registry,
+        )  # fmt: skip
         self.transactions = Counter(
             "numguard_producer_transactions", "Kafka transactions, by outcome (committed, aborted)",
             ["outcome"], registry=registry,

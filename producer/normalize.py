@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from numguard.core.phone import InvalidNumber, mask, normalize
 from numguard.core.times import parse_time
-from numguard.producer.sources.base import BAD_ROW, Rejection, RejectKind, SourceRow
+from numguard.producer.sources.base import (
+    BAD_ROW,
+    Flagged,
+    Normalized,
+    Rejection,
+    RejectKind,
+    SourceRow,
+)
 from numguard.schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
@@ -95,7 +102,7 @@ def _change(
     )
 
 
-def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:
     fields = printable(row)
     if BAD_ROW in fields:
         return Rejection(row, RejectKind.BAD_SHAPE, fields[BAD_ROW])
@@ -124,21 +131,29 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection
         )
     if problem := _too_far_ahead(row, effective_at, ingested_at):
         return Rejection(row, RejectKind.BAD_TIME, f"MODIFICATION_DATE {problem}")
-    new_mdn = None
-    if event_type is EventType.NUMBER_CHANGED:
-        try:
-            new_mdn = normalize(fields["NEW_MDN"])
-        except InvalidNumber:
-            return Rejection(
-                row,
-                RejectKind.BAD_NEW_NUMBER,
-                f"CHANGE_MDN without a valid NEW_MDN ({mask(fields['NEW_MDN'])!r})",
-            )
     carrier = fields["CARRIER_NAME"] or None
+    if event_type is not EventType.NUMBER_CHANGED:
+        return _change(row, mdn, event_type, effective_at, None, carrier, code, ingested_at)
+    try:
+        new_mdn = normalize(fields["NEW_MDN"])
+    except InvalidNumber:
+        # The old number was deactivated for certain; only where it went is unknown.
+        change = _change(row, mdn, event_type, effective_at, None, carrier, code, ingested_at)
+        return _without_new_number(row, change, "CHANGE_MDN", "NEW_MDN")
     return _change(row, mdn, event_type, effective_at, new_mdn, carrier, code, ingested_at)
 
 
-def twilio_line(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+def _without_new_number(row: SourceRow, change: StateChange, what: str, field: str) -> Flagged:
+    """The change published without its new number, and a warning saying why."""
+    value = printable(row).get(field, "")
+    warning = (
+        f"{what} published without its new number: {field} {mask(value)!r} is not a phone "
+        "number (the old number's deactivation stands)"
+    )
+    return Flagged(change, Rejection(row, RejectKind.BAD_NEW_NUMBER, warning))
+
+
+def twilio_line(row: SourceRow, ingested_at: datetime) -> Normalized:
     """A number on a day's Twilio list: deactivated at the start of that UTC day."""
     text = printable(row)["number"]
     try:
@@ -160,7 +175,7 @@ INFOBIP_TYPES = {
 }
 
 
-def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     fields = printable(row)
     if "_item" in fields:
         return Rejection(row, RejectKind.BAD_SHAPE, "a record that is not a JSON object")
@@ -188,17 +203,16 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> StateChange | Rejecti
         )
     if problem := _too_far_ahead(row, effective_at, ingested_at):
         return Rejection(row, RejectKind.BAD_TIME, f"date {problem}")
-    new_mdn = None
-    if fields.get("newDestination"):
-        try:
-            new_mdn = normalize(fields["newDestination"])
-        except InvalidNumber:
-            return Rejection(
-                row,
-                RejectKind.BAD_NEW_NUMBER,
-                f"newDestination {mask(fields['newDestination'])!r} is not a number",
-            )
-        if event_type is EventType.DEACTIVATED:
-            event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
     carrier = fields.get("networkName") or None
+    if not fields.get("newDestination"):
+        return _change(row, mdn, event_type, effective_at, None, carrier, kind, ingested_at)
+    try:
+        new_mdn = normalize(fields["newDestination"])
+    except InvalidNumber:
+        # The type stands as the carrier gave it (a deactivation stays one); only the
+        # replacement number is unknown.
+        change = _change(row, mdn, event_type, effective_at, None, carrier, kind, ingested_at)
+        return _without_new_number(row, change, kind or "the record", "newDestination")
+    if event_type is EventType.DEACTIVATED:
+        event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
     return _change(row, mdn, event_type, effective_at, new_mdn, carrier, kind, ingested_at)

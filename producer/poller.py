@@ -20,14 +20,13 @@ from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources.base import (
     CredentialsRejected,
-    Rejection,
+    Normalized,
     Report,
     ReportMissing,
     Source,
     SourceUnavailable,
     UnreadableReport,
 )
-from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +134,7 @@ class Poller:
         self._metrics.rows.labels(source.name, "rejected").inc(added[2])
         self._metrics.last_published.labels(source.name).set(self._now().timestamp())
 
-    def _changes(self, source: Source, report: Report) -> Iterator[StateChange | Rejection]:
+    def _changes(self, source: Source, report: Report) -> Iterator[Normalized]:
         ingested_at = self._now()
         for row in source.rows(report):
             if self._stop.is_set():

@@ -21,9 +21,8 @@ from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.topics import TopicNames
 from numguard.producer.checkpoints import Checkpoint
 from numguard.producer.metrics import ProducerMetrics
-from numguard.producer.sources.base import Rejection
+from numguard.producer.sources.base import Flagged, Normalized, Rejection
 from numguard.schemas.codec import EventCodec
-from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class ReportPublisher:
         producer.init_transactions(TRANSACTION_TIMEOUT_SECONDS)
         return producer
 
-    def publish(self, items: Iterable[StateChange | Rejection], start: Checkpoint) -> Checkpoint:
+    def publish(self, items: Iterable[Normalized], start: Checkpoint) -> Checkpoint:
         """Publish every item after `start.position`; return the final, done checkpoint."""
         checkpoint = start
         run = _Run(checkpoint.checksum)
@@ -69,7 +68,9 @@ class ReportPublisher:
         try:
             for item in items:
                 position = (
-                    item.report_position if isinstance(item, StateChange) else item.row.position
+                    item.row.position
+                    if isinstance(item, Rejection)
+                    else (item.change if isinstance(item, Flagged) else item).report_position
                 )
                 if position <= start.position:
                     continue  # committed by an earlier run of this report
@@ -87,22 +88,31 @@ class ReportPublisher:
     def close(self) -> None:
         self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)
 
-    def _produce_item(self, item: StateChange | Rejection, run: _Run) -> None:
-        if isinstance(item, StateChange):
-            self._produce(self._names.events, item.mdn.encode(), self._codec.encode(item))
-            run.accept(item.event_id)
-        else:
-            letter = DeadLetter(
-                reason=item.reason,
-                kind=item.kind.value,
-                stage="ingest",
-                source=item.row.source,
-                report_id=item.row.report_id,
-                position=item.row.position,
-                raw=item.row.fields,
-            )
-            self._produce(self._names.dead_letter, None, letter.to_json(), letter.headers())
+    def _produce_item(self, item: Normalized, run: _Run) -> None:
+        if isinstance(item, Rejection):
+            self._dead_letter(item)
             run.reject(item.row.position, item.kind.value)
+            return
+        change = item.change if isinstance(item, Flagged) else item
+        self._produce(self._names.events, change.mdn.encode(), self._codec.encode(change))
+        run.accept(change.event_id)
+        if isinstance(item, Flagged):
+            # Published, with a dead letter for the part of the row that was unusable.
+            self._dead_letter(item.warning, warning=True)
+            run.flag(item.warning.kind.value)
+
+    def _dead_letter(self, rejection: Rejection, *, warning: bool = False) -> None:
+        letter = DeadLetter(
+            reason=rejection.reason,
+            kind=rejection.kind.value,
+            stage="ingest",
+            source=rejection.row.source,
+            report_id=rejection.row.report_id,
+            position=rejection.row.position,
+            raw=rejection.row.fields,
+            warning=warning or None,
+        )
+        self._produce(self._names.dead_letter, None, letter.to_json(), letter.headers())
 
     def _produce(
         self,
@@ -137,6 +147,8 @@ class ReportPublisher:
             self._metrics.transactions.labels("committed").inc()
             for kind, count in run.rejected_by_kind.items():
                 self._metrics.rejected.labels(checkpoint.source, kind).inc(count)
+            for kind, count in run.flagged_by_kind.items():
+                self._metrics.flagged.labels(checkpoint.source, kind).inc(count)
         log.info(
             "committed %s up to position %d (%d accepted, %d rejected so far%s)",
             checkpoint.key,
@@ -175,11 +187,16 @@ class _Run:
         self.rejected = 0
         self.position = 0
         self.rejected_by_kind: Counter[str] = Counter()
+        self.flagged_by_kind: Counter[str] = Counter()
 
     def accept(self, event_id: str) -> None:
         self._digest.update(event_id.encode())
         self.accepted += 1
         self.count += 1
+
+    def flag(self, kind: str) -> None:
+        """The row's event was published, with a warning on the dead-letter topic."""
+        self.flagged_by_kind[kind] += 1
 
     def reject(self, position: int, kind: str) -> None:
         self._digest.update(f"rejected:{position}".encode())

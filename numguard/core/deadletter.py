@@ -49,6 +49,7 @@ class DeadLetter:
     delivery: Delivery | None = None
     event: dict[str, Any] | None = None  # the CloudEvent, as it was sent
     redriven_from_offset: int | None = None  # the dead letter a failed redrive replaces
+    warning: bool | None = None  # True: the row's event was published all the same
 
     @classmethod
     def of_record(

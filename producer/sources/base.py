@@ -52,6 +52,20 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Flagged:
+    """A row published as an event although part of it is unusable (a CHANGE_MDN whose new
+    number is not a number): the event carries what the carrier said for certain, the
+    warning goes to the dead-letter topic. Losing the deactivation would be worse."""
+
+    change: StateChange
+    warning: Rejection
+
+
+# What a normalizer makes of a row.
+Normalized = StateChange | Rejection | Flagged
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     source: str
     report_id: str
@@ -89,7 +103,7 @@ class Source(Protocol):
         """Stream the rows of `report`; raises UnreadableReport, ReportMissing,
         SourceUnavailable or CredentialsRejected."""
 
-    def normalize(self, row: SourceRow, ingested_at: datetime) -> StateChange | Rejection:
+    def normalize(self, row: SourceRow, ingested_at: datetime) -> Normalized:
         """The row as an event, or a rejection with a reason a person understands."""
 
     def close(self) -> None: ...

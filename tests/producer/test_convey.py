@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 from numguard.producer.normalize import convey_row
 from numguard.producer.sources import convey
-from numguard.producer.sources.base import Rejection, UnreadableReport
+from numguard.producer.sources.base import Flagged, Normalized, Rejection, UnreadableReport
 from numguard.schemas.events import EventType, StateChange
 
 HEADER = "MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\n"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def rows(text: str) -> list[StateChange | Rejection]:
+def rows(text: str) -> list[Normalized]:
     stream = io.StringIO(text)
     return [convey_row(row, NOW) for row in convey.read_rows(stream, "mcdn_deact_20230610.csv")]
 
@@ -75,10 +75,6 @@ def test_the_same_row_always_yields_the_same_event_id() -> None:
         ("12223334444,PORT_OUT,2023-06-10T00:00Z,1,Cingular", "unknown REASON_CODE 'PORT_OUT'"),
         ("1234,DEACTIVATE,2023-06-10T00:00Z,1,Cingular", "MDN '****' is not a phone number"),
         ("12223334444,DEACTIVATE,yesterday,1,Cingular", "MODIFICATION_DATE 'yesterday'"),
-        (
-            "12223334444,CHANGE_MDN,2023-06-10T00:00Z,1,Cingular",
-            "CHANGE_MDN without a valid NEW_MDN",
-        ),
         ("12223334444,DEACTIVATE,2023-06-10T00:00Z", "expected 5 columns"),
     ],
 )
@@ -222,3 +218,16 @@ def test_a_date_later_than_a_day_after_the_report_is_a_rejected_row(when: str) -
 def test_a_date_within_a_day_after_the_report_is_kept() -> None:
     (found,) = rows(HEADER + "2025550143,DEACTIVATE,2023-06-11T23:00Z,1,Verizon\n")
     assert isinstance(found, StateChange)
+
+
+@pytest.mark.parametrize("new_mdn", ["1", "", "12345", "202555O100"])
+def test_a_change_mdn_with_an_unusable_new_number_still_blocks_the_old_one(new_mdn: str) -> None:
+    """Issue 10, case 1: the row was rejected whole, so the old number stayed allowed."""
+    (found,) = rows(HEADER + f"2025550143,CHANGE_MDN,2023-06-10T00:00Z,{new_mdn},Verizon\n")
+    assert isinstance(found, Flagged)
+    assert (found.change.event_type, found.change.mdn) == (
+        EventType.NUMBER_CHANGED, "+12025550143",
+    )  # fmt: skip
+    assert found.change.new_mdn is None
+    assert found.warning.kind.value == "bad_new_number"
+    assert "the old number's deactivation stands" in found.warning.reason

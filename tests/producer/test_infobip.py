@@ -30,6 +30,7 @@ from numguard.devtools.simulator.feeds import CarrierData
 from numguard.producer.ingest import FILE_FORMATS, detect_format, file_changes
 from numguard.producer.sources.base import (
     CredentialsRejected,
+    Flagged,
     Rejection,
     RejectKind,
     Report,
@@ -263,13 +264,22 @@ def test_reports_close_to_expiry_come_first_and_bad_items_are_rejected(tmp_path:
     assert [r.report_id for r in reports] == ["new-short", "old-long", "mid-long"]
     # A bare expiryDate lasts through its day.
     assert reports[1].expires_at == datetime(2024, 5, 2, tzinfo=UTC)
-    kinds = [r.event_type if isinstance(r, StateChange) else r.kind for r in results]
+    kinds = [
+        r.event_type
+        if isinstance(r, StateChange)
+        else (r.change.event_type, r.warning.kind)
+        if isinstance(r, Flagged)
+        else r.kind
+        for r in results
+    ]
     assert kinds == [
         EventType.DEACTIVATED, EventType.NUMBER_CHANGED, RejectKind.UNKNOWN_TYPE,
-        RejectKind.BAD_NUMBER, RejectKind.BAD_TIME, RejectKind.BAD_NEW_NUMBER,
+        RejectKind.BAD_NUMBER, RejectKind.BAD_TIME,
+        (EventType.DEACTIVATED, RejectKind.BAD_NEW_NUMBER),  # published, with a warning
         RejectKind.BAD_SHAPE,
     ]  # fmt: skip
-    for rejection in results[2:]:
+    for result in results[2:]:
+        rejection = result.warning if isinstance(result, Flagged) else result
         assert isinstance(rejection, Rejection)
         assert not any(n in rejection.reason for n in ("5125550100", "512555", "9995550100123"))
 
@@ -319,8 +329,6 @@ GOOD = {"date": "2024-03-05T11:00:00.000+0000", "destination": "15125550100"}
          "destination '**' is not a number"),
         ({**GOOD, "date": "yesterday", "type": "SUSPENSION"}, RejectKind.BAD_TIME,
          "date 'yesterday' is not an ISO 8601 time"),
-        ({**GOOD, "type": "DEACTIVATION", "newDestination": "9995550100123"},
-         RejectKind.BAD_NEW_NUMBER, "newDestination '999555010****' is not a number"),
         ({"_item": "42"}, RejectKind.BAD_SHAPE, "not a JSON object"),
         ({**GOOD, "date": "9999-12-31T23:00:00.000+0000", "type": "DEACTIVATION"},
          RejectKind.BAD_TIME, "later than a day after its report"),
@@ -405,3 +413,19 @@ def test_ingest_reads_a_records_page_saved_from_the_api(tmp_path: Path) -> None:
     truth = [(c.mdn, EVENT_OF[c.kind], c.at) for c in DATA.report_changes(report.report_id)]
     assert [(e.mdn, e.event_type, e.effective_at) for e in events if isinstance(e, StateChange)] \
         == truth  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["9995550100123", "1", "n/a"])
+def test_a_bad_new_destination_still_publishes_the_deactivation(bad: str) -> None:
+    """Issue 10, case 1: the whole item was rejected, so the old number stayed allowed."""
+    fields = {**GOOD, "type": "DEACTIVATION", "newDestination": bad}
+    flagged = InfobipSource.normalize(row(**fields), NOW)
+    assert isinstance(flagged, Flagged)
+    assert (flagged.change.event_type, flagged.change.mdn) == (
+        EventType.DEACTIVATED,
+        "+15125550100",
+    )
+    assert flagged.change.new_mdn is None
+    assert flagged.warning.kind is RejectKind.BAD_NEW_NUMBER
+    assert "published without its new number" in flagged.warning.reason
+    assert "9995550100123" not in flagged.warning.reason

@@ -296,10 +296,18 @@ def test_rejected_rows_are_counted_by_what_was_wrong(
     registry = CollectorRegistry()
     source = ConveyDirectorySource(tmp_path, lookback_days=1, today=lambda: date(2024, 3, 2))
     outcome = poller(kafka_bootstrap, topics, registry).poll(source)
-    assert (outcome.accepted, outcome.rejected) == (1, 3)
-    for reason in ("bad_number", "unknown_type", "bad_new_number"):
+    # The CHANGE_MDN is published (its old number is deactivated), with a warning.
+    assert (outcome.accepted, outcome.rejected) == (2, 2)
+    for reason in ("bad_number", "unknown_type"):
         labels = {"source": "convey", "reason": reason}
         assert registry.get_sample_value("numguard_rows_rejected_total", labels) == 1
-    letters = read_committed(kafka_bootstrap, topics.dead_letter)
-    kinds = sorted(json.loads(m.value() or b"")["kind"] for m in letters)
-    assert kinds == ["bad_new_number", "bad_number", "unknown_type"]
+    flagged = {"source": "convey", "reason": "bad_new_number"}
+    assert registry.get_sample_value("numguard_rows_flagged_total", flagged) == 1
+    assert registry.get_sample_value("numguard_rows_rejected_total", flagged) is None
+    letters = [json.loads(m.value() or b"") for m in
+               read_committed(kafka_bootstrap, topics.dead_letter)]  # fmt: skip
+    kinds = sorted((letter["kind"], letter.get("warning", False)) for letter in letters)
+    assert kinds == [("bad_new_number", True), ("bad_number", False), ("unknown_type", False)]
+    assert published_numbers(kafka_bootstrap, topics) == Counter(
+        {"+12025550101": 1, "+12025550103": 1}
+    )
