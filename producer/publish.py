@@ -53,6 +53,7 @@ class ReportPublisher:
         self._config = config
         self._producer = self._new_producer()
         self._delivery_failures = 0
+        self._in_transaction = False
 
     def _new_producer(self) -> Producer:
         producer = Producer(self._config)
@@ -64,7 +65,6 @@ class ReportPublisher:
         """Publish every item after `start.position`; return the final, done checkpoint."""
         checkpoint = start
         run = _Run(checkpoint.checksum)
-        self._producer.begin_transaction()
         try:
             for item in items:
                 position = (
@@ -79,10 +79,12 @@ class ReportPublisher:
                 if run.count >= self._rows_per_transaction:
                     checkpoint = self._commit(run.close(checkpoint, done=False), run)
                     run = _Run(checkpoint.checksum)
-                    self._producer.begin_transaction()
             return self._commit(run.close(checkpoint, done=True), run)
         except BaseException:
-            self._abort()
+            # A report that failed before anything was produced (missing, unreachable)
+            # opened no transaction: only one that did is aborted, and counted.
+            if self._in_transaction:
+                self._abort()
             raise
 
     def close(self) -> None:
@@ -121,6 +123,9 @@ class ReportPublisher:
         value: bytes,
         headers: Headers | None = None,
     ) -> None:
+        if not self._in_transaction:  # begun by the first record it will hold
+            self._producer.begin_transaction()
+            self._in_transaction = True
         while True:
             try:
                 self._producer.produce(
@@ -143,6 +148,7 @@ class ReportPublisher:
             self._producer.commit_transaction(TRANSACTION_TIMEOUT_SECONDS)
         except KafkaException as error:
             raise PublishError(f"committing {checkpoint.key} failed: {error}") from error
+        self._in_transaction = False
         if self._metrics is not None:
             self._metrics.transactions.labels("committed").inc()
             for kind, count in run.rejected_by_kind.items():
@@ -160,6 +166,7 @@ class ReportPublisher:
         return checkpoint
 
     def _abort(self) -> None:
+        self._in_transaction = False
         if self._metrics is not None:
             self._metrics.transactions.labels("aborted").inc()
         # Let in-flight messages land first: aborting with a full queue purges it

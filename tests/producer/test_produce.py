@@ -90,6 +90,9 @@ def test_every_day_of_the_window_is_published_once_and_a_missed_day_is_backfille
     ]
     assert (first.reports, first.failed) == (DAYS - 1, False)
     assert registry.get_sample_value("numguard_reports_missing_total", {"source": "convey"}) == 3
+    # Issue 10, case 13: a missed day opens no transaction, so none is aborted.
+    transactions = "numguard_producer_transactions_total"
+    assert registry.get_sample_value(transactions, {"outcome": "aborted"}) in (None, 0)
     served = [
         START + timedelta(days=i) for i in range(DAYS) if START + timedelta(days=i) != missing
     ]
