@@ -11,6 +11,7 @@ and 30113 (too old) mean the day's list is missing, not that Twilio failed.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Set
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,8 @@ from numguard.producer.sources.base import (
     UnreadableReport,
 )
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+
+log = logging.getLogger(__name__)
 
 SOURCE = "twilio"
 DEACTIVATIONS_PATH = "/v1/Deactivations"
@@ -106,6 +109,7 @@ class TwilioSource:
         clock: Callable[[], datetime] | None = None,
         link_attempts: int = LINK_ATTEMPTS,
         today: Callable[[], date] | None = None,
+        first_day: date = FIRST_DAY,
     ) -> None:
         if client is not None and client.follow_redirects:
             raise ValueError("TwilioSource needs a client that does not follow redirects")
@@ -119,12 +123,23 @@ class TwilioSource:
         clock = clock or utc_now
         self._today = today or (lambda: clock().date())
         self._link_attempts = link_attempts
+        # The oldest day Twilio serves: FIRST_DAY, or later once it answers 30113 "too old"
+        # for a day. Older days are never asked for again: the answer is permanent.
+        self._first_day = first_day
+        self._skipped_logged = False
 
     def reports(self, published: Set[str]) -> Iterator[Report]:
         today = self._today()
-        for back in range(self._lookback_days, 0, -1):
-            day = today - timedelta(days=back)
-            if report_id(day) not in published:
+        days = [today - timedelta(days=back) for back in range(self._lookback_days, 0, -1)]
+        if days and days[0] < self._first_day and not self._skipped_logged:
+            self._skipped_logged = True
+            log.warning(
+                "twilio: lists before %s are not served (30113 'too old'); the %d day(s) of "
+                "the look-back window before it are not asked for",
+                self._first_day, sum(1 for day in days if day < self._first_day),
+            )  # fmt: skip
+        for day in days:
+            if day >= self._first_day and report_id(day) not in published:
                 yield Report(SOURCE, report_id(day), covers=day)
 
     def rows(self, report: Report) -> Iterator[SourceRow]:
@@ -189,10 +204,13 @@ class TwilioSource:
         if code == NOT_AVAILABLE_YET:
             raise ReportMissing(f"{report.report_id}: not available yet (Twilio 30114)")
         if code == TOO_OLD:
+            # Permanent: said once (here), and this day and older ones are not asked again.
+            self._first_day = max(self._first_day, day + timedelta(days=1))
+            self._skipped_logged = False
             raise ReportMissing(
                 f"{report.report_id}: Twilio no longer serves this day (30113 'Specified date "
-                f"is too old'; its lists start {FIRST_DAY}): shorten the look-back window, "
-                "and get this day's deactivations from another feed"
+                f"is too old'; its lists start {FIRST_DAY}): not asked for again; shorten the "
+                "look-back window, and get this day's deactivations from another feed"
             )
         raise SourceUnavailable(
             f"{report.report_id}: HTTP {response.status_code}: {_twilio_message(response)}"

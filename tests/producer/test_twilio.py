@@ -31,7 +31,7 @@ from numguard.producer.sources.base import (
     UnreadableReport,
 )
 from numguard.producer.sources.http import RetryPolicy
-from numguard.producer.sources.twilio import TwilioSource, read_list_file, report_id
+from numguard.producer.sources.twilio import FIRST_DAY, TwilioSource, read_list_file, report_id
 from numguard.schemas.events import EventType, StateChange
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
@@ -45,11 +45,13 @@ Hook = Callable[[httpx.Request], None]
 def twilio(
     sim: CarrierSimulator, *, token: str = DEV_TWILIO_AUTH_TOKEN, lookback: int = 3,
     clock: Callable[[], datetime] = lambda: NOW, on_request: Hook | None = None,
+    first_day: date = FIRST_DAY,
 ) -> Iterator[TwilioSource]:  # fmt: skip
     hooks = {"request": [on_request]} if on_request else {}
     client = httpx.Client(timeout=10, event_hooks=hooks)
     source = TwilioSource(sim.base_url, DEV_TWILIO_ACCOUNT_SID, token, client=client,
-                          policy=FAST, lookback_days=lookback, clock=clock)  # fmt: skip
+                          policy=FAST, lookback_days=lookback, clock=clock,
+                          first_day=first_day)  # fmt: skip
     try:
         yield source
     finally:
@@ -201,3 +203,35 @@ def test_ingest_reads_a_list_saved_from_the_signed_link(tmp_path: Path) -> None:
     assert [(e.mdn, e.effective_at) for e in events if isinstance(e, StateChange)] == [
         (number, midnight(day)) for number in DATA.twilio_numbers(day) or []
     ]
+
+
+def test_a_day_answered_too_old_is_said_once_and_never_asked_for_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 10, case 11: 30113 was logged and counted as a missed day on every poll."""
+    now = datetime(2020, 8, 28, 12, tzinfo=UTC)
+    earlier = date(2020, 8, 1)  # as if Twilio's lists started earlier than documented
+    with (
+        CarrierSimulator(DATA) as sim,
+        twilio(sim, lookback=5, clock=lambda: now, first_day=earlier) as source,
+    ):
+        asked = [r.covers for r in source.reports(set())]
+        assert asked == [date(2020, 8, d) for d in (23, 24, 25, 26, 27)]
+        with pytest.raises(ReportMissing, match="not asked for again"):
+            list(source.rows(Report("twilio", report_id(date(2020, 8, 26)),
+                                    covers=date(2020, 8, 26))))  # fmt: skip
+        with caplog.at_level("WARNING", logger="numguard.producer.sources.twilio"):
+            again = [r.covers for r in source.reports(set())]
+            once_more = [r.covers for r in source.reports(set())]
+    assert again == once_more == [date(2020, 8, 27)]
+    said = [r for r in caplog.records if "are not asked for" in r.getMessage()]
+    assert len(said) == 1
+    queried = [r.query.get("Date") for r in sim.requests("/v1/Deactivations")]
+    assert queried == ["2020-08-26"]
+
+
+def test_days_before_twilios_first_list_are_never_asked_for() -> None:
+    now = datetime(2020, 8, 29, tzinfo=UTC)
+    with CarrierSimulator(DATA) as sim, twilio(sim, lookback=5, clock=lambda: now) as source:
+        assert [r.covers for r in source.reports(set())] == [date(2020, 8, 27), date(2020, 8, 28)]
+        assert sim.requests() == []
