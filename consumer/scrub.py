@@ -12,14 +12,14 @@ import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import tzinfo
 from itertools import islice
 from typing import TextIO
 
 from numguard.consumer.store import SqlStore
-from numguard.consumer.store.rules import decide
+from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Consent, decide
 from numguard.core.phone import InvalidNumber, normalize
-from numguard.core.times import parse_time
+from numguard.core.times import parse_date_or_time
 
 CHUNK_ROWS = 2000
 ADDED_COLUMNS = ("numguard_decision", "numguard_reason", "numguard_new_mdn")
@@ -57,6 +57,7 @@ def scrub(
     number_column: str,
     consent_column: str | None = None,
     on_progress: Callable[[ScrubSummary], None] | None = None,
+    day_zone: tzinfo = CONSENT_DAY_ZONE,
 ) -> ScrubSummary:
     reader = csv.DictReader(source)
     columns = reader.fieldnames or []
@@ -84,7 +85,7 @@ def scrub(
                 )
             else:
                 consent = _consent(row, consent_column, summary)
-                decision = decide(mdn, states.get(mdn), consent)
+                decision = decide(mdn, states.get(mdn), consent, day_zone)
                 summary.decisions[decision.verdict.value] += 1
                 row.update(dict(zip(ADDED_COLUMNS, (
                     decision.verdict.value, decision.reason.value, decision.new_mdn or ""
@@ -95,12 +96,12 @@ def scrub(
     return summary
 
 
-def _consent(row: dict[str, str], column: str | None, summary: ScrubSummary) -> datetime | None:
+def _consent(row: dict[str, str], column: str | None, summary: ScrubSummary) -> Consent | None:
     text = (row.get(column) or "").strip() if column else ""
     if not text:
         return None
     try:
-        return parse_time(text)
+        return parse_date_or_time(text)
     except ValueError:
         summary.unparseable_consents += 1
         return None

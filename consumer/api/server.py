@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import time
-from datetime import datetime
+from datetime import tzinfo
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,9 +28,9 @@ from prometheus_client import (
 
 from numguard.consumer.api.openapi import document
 from numguard.consumer.api.pool import StorePool
-from numguard.consumer.store.rules import decide
+from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Consent, decide
 from numguard.core.phone import InvalidNumber, normalize
-from numguard.core.times import parse_time
+from numguard.core.times import parse_date_or_time
 
 MAX_BATCH_ITEMS = 10_000
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -62,10 +62,17 @@ class ApiMetrics:
 class StoreApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], pool: StorePool, token: str | None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        pool: StorePool,
+        token: str | None,
+        day_zone: tzinfo = CONSENT_DAY_ZONE,
+    ) -> None:
         super().__init__(address, _Handler)
         self.pool = pool
         self.token = token
+        self.day_zone = day_zone
         self.registry = CollectorRegistry()
         self.metrics = ApiMetrics(self.registry)
 
@@ -82,11 +89,11 @@ def _number(text: str) -> str:
         raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from error
 
 
-def _consent(text: str | None) -> datetime | None:
+def _consent(text: str | None) -> Consent | None:
     if not text:
         return None
     try:
-        return parse_time(text)
+        return parse_date_or_time(text)
     except ValueError as error:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"consented_at {text!r} is not ISO 8601") from error
 
@@ -172,12 +179,12 @@ class _Handler(BaseHTTPRequestHandler):
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
             raise ApiError(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
 
-    def _decide(self, items: list[tuple[str, datetime | None]]) -> list[dict[str, str]]:
+    def _decide(self, items: list[tuple[str, Consent | None]]) -> list[dict[str, str]]:
         with self.server.pool.store() as store:
             states = store.states(sorted({mdn for mdn, _ in items}))
         answers = []
         for mdn, consent in items:
-            answer = decide(mdn, states.get(mdn), consent).as_json()
+            answer = decide(mdn, states.get(mdn), consent, self.server.day_zone).as_json()
             self.server.metrics.decisions.labels(answer["decision"]).inc()
             answers.append(answer)
         return answers
@@ -196,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"{len(items)} items; at most {MAX_BATCH_ITEMS} a request",
             )
-        valid: list[tuple[int, str, datetime | None]] = []
+        valid: list[tuple[int, str, Consent | None]] = []
         results: list[dict[str, Any]] = [{} for _ in items]
         for index, item in enumerate(items):
             try:

@@ -7,7 +7,11 @@ any number of repeats of the same changes give the same state.
 
 The rules (carriers' and aggregators' guidance):
 * DEACTIVATED, ACTIVATED (given to a new owner) and NUMBER_CHANGED (of the old
-  number) void every consent given on or before the UTC date of the change.
+  number) void every consent given on or before the (UTC) date of the change.
+  A consent given as a date counts when that date is later. A consent given as
+  a moment counts only from the start of the next day in the consent-day zone,
+  UTC-11 by default (the westernmost US time zone): an evening opt-in anywhere
+  in the US on the deactivation day, already the next day in UTC, is still void.
 * SUSPENDED holds sends but keeps the subscription; REACTIVATED resumes them;
   a later deactivation also ends a suspension. The latest of these decides.
 * REACTIVATED never revives a consent a deactivation voided.
@@ -18,9 +22,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 from numguard.schemas.events import EventType, StateChange
+
+# The start of "the next day" for a consent given as a moment: in American Samoa
+# (UTC-11), the last US time zone to leave a date, so no US opt-in on the day of a
+# deactivation counts, wherever it was given.
+CONSENT_DAY_ZONE: tzinfo = timezone(timedelta(hours=-11), "UTC-11")
+
+# A consent as a date (the day the subscriber opted in) or as a moment (when).
+Consent = date | datetime
 
 OrderKey = tuple[int, str, int, str]  # effective ms, report id, position, event id
 
@@ -108,15 +120,25 @@ class Decision:
         return answer
 
 
-def utc_date(moment: datetime) -> date:
-    """The UTC calendar date of `moment`; a time without an offset is read as UTC."""
-    if moment.tzinfo is None:
-        return moment.date()
-    return moment.astimezone(UTC).date()
+def consent_counts(consent: Consent, deactivated_on: date, day_zone: tzinfo) -> bool:
+    """Whether a consent was given after the deactivation date ended.
+
+    A date counts when it is later than the deactivation date; a moment counts from
+    the start of the next day in `day_zone` (a moment without an offset is UTC).
+    """
+    if not isinstance(consent, datetime):
+        return consent > deactivated_on
+    moment = consent if consent.tzinfo is not None else consent.replace(tzinfo=UTC)
+    return moment >= datetime.combine(deactivated_on + timedelta(days=1), time(), day_zone)
 
 
-def decide(mdn: str, state: NumberState | None, consented_at: datetime | None) -> Decision:
-    """May a sender text `mdn`, given consent at `consented_at` (None: unknown)?"""
+def decide(
+    mdn: str,
+    state: NumberState | None,
+    consented_at: Consent | None,
+    day_zone: tzinfo = CONSENT_DAY_ZONE,
+) -> Decision:
+    """May a sender text `mdn`, given consent on or at `consented_at` (None: unknown)?"""
     if state is None:
         return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
     voided_on = state.last_voided_at.date() if state.last_voided_at else None
@@ -128,7 +150,9 @@ def decide(mdn: str, state: NumberState | None, consented_at: datetime | None) -
     )  # fmt: skip
     # A consent given on the day of the deactivation, even hours later, is void:
     # the new subscriber must opt in at a date later than the deactivation date.
-    if voided_on is not None and (consented_at is None or utc_date(consented_at) <= voided_on):
+    if voided_on is not None and (
+        consented_at is None or not consent_counts(consented_at, voided_on, day_zone)
+    ):
         return replace(active, verdict=Verdict.BLOCK, reason=Reason.DEACTIVATED)
     if suspended:
         return replace(active, verdict=Verdict.HOLD, reason=Reason.SUSPENDED)

@@ -28,6 +28,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], str | None]] = {
     "kafka.client": (dict, None),  # librdkafka settings, passed through as they are
     "kafka.client_secret_env": (dict, None),  # librdkafka setting -> env var holding its value
     "store.url": (str, "store"),
+    "rules.consent_day_zone": (str, "consent_day_zone"),
     "sources.convey.url": (str, "convey_url"),
     "sources.convey.dir": (str, "convey_dir"),
     "sources.infobip.url": (str, "infobip_url"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import tzinfo
 
 from numguard.cli.config import Default
 from numguard.core.kafka.topics import TopicNames
+from numguard.core.times import parse_zone
 
 DEFAULT_TOPIC = "numguard.number-state"
 DEFAULT_STORE = "sqlite:///numguard.sqlite3"
@@ -56,6 +58,32 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("NUMGUARD_STORE_URL") or Default(DEFAULT_STORE),
         help=f"suppression store (env NUMGUARD_STORE_URL; default {DEFAULT_STORE})",
     )
+
+
+DEFAULT_CONSENT_DAY_ZONE = "UTC-11"
+CONSENT_DAY_ZONE_HELP = (
+    "where a consent given as a moment starts to count: from the start of the day after "
+    "the deactivation date in this zone (env NUMGUARD_CONSENT_DAY_ZONE; default "
+    f"{DEFAULT_CONSENT_DAY_ZONE}, the westernmost US zone, so no opt-in made anywhere in "
+    "the US on the deactivation date counts; UTC for the plain UTC date; an offset or an "
+    "IANA name such as America/New_York). A consent given as a date (2024-03-07) counts "
+    "when it is after the deactivation date"
+)
+
+
+def add_consent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--consent-day-zone", metavar="ZONE",
+        default=os.environ.get("NUMGUARD_CONSENT_DAY_ZONE") or Default(DEFAULT_CONSENT_DAY_ZONE),
+        help=CONSENT_DAY_ZONE_HELP,
+    )  # fmt: skip
+
+
+def consent_day_zone(args: argparse.Namespace) -> tzinfo:
+    try:
+        return parse_zone(str(args.consent_day_zone))
+    except ValueError as error:
+        raise UsageError(f"--consent-day-zone: {error}") from error
 
 
 def bootstrap_servers(args: argparse.Namespace) -> str:

@@ -119,3 +119,18 @@ def test_only_secret_values_are_redacted_from_logs(monkeypatch: pytest.MonkeyPat
     }}  # fmt: skip
     assert sorted(config.secret_values(document)) == ["inline-pw", "s3cret-value"]
     assert config.secret_values({}) == []
+
+
+def test_the_consent_day_zone_comes_from_the_file_under_env_and_flag(tmp_path: Path) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text('[rules]\nconsent_day_zone = "Mars/Olympus"\n')
+    assert numguard("config", "check", str(path)).returncode == 0
+    from_file = numguard("--config", str(path), "check", "2025550100")
+    assert from_file.returncode == 2
+    assert "--consent-day-zone: 'Mars/Olympus' is not a time zone" in from_file.stderr
+    env = {"NUMGUARD_CONSENT_DAY_ZONE": "Venus/Maxwell"}
+    from_env = numguard("--config", str(path), "check", "2025550100", env=env)
+    assert "'Venus/Maxwell' is not a time zone" in from_env.stderr
+    flag = numguard("--config", str(path), "check", "2025550100", "--consent-day-zone", "UTC",
+                    env=env)  # fmt: skip
+    assert "no store at" in flag.stderr  # the zone was fine: it got as far as the store

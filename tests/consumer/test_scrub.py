@@ -93,3 +93,32 @@ def test_a_missing_column_is_a_clear_error(store: SqlStore, store_url: str, tmp_
     result = scrub(store_url, str(contacts), "--number-column", "phone")
     assert result.returncode == 2
     assert "no column 'phone' in the input; its columns are: name, mobile" in result.stderr
+
+
+def test_an_evening_opt_in_on_the_deactivation_date_is_void_unless_the_zone_says_utc(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    """Issue 11, case 6: 20:00 at UTC-5 on the deactivation date is the next day in UTC."""
+    seed(store)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "name,phone,opted_in\n"
+        "Eve,2025550101,2024-03-05T20:00:00-05:00\n"  # the deactivation date, in the US
+        "Max,2025550101,2024-03-06T11:00:00Z\n"  # the next day has begun in UTC-11
+        "Day,2025550101,2024-03-06\n"  # a date after the deactivation date
+    )
+
+    def decisions(*extra: str) -> list[str]:
+        out = str(tmp_path / "o.csv")
+        result = scrub(store_url, str(contacts), "--number-column", "phone",
+                       "--consent-column", "opted_in", "-o", out, *extra)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return [r["numguard_decision"] for r in csv.DictReader((tmp_path / "o.csv").open())]
+
+    assert decisions() == ["block", "allow", "allow"]
+    assert decisions("--consent-day-zone", "UTC") == ["allow", "allow", "allow"]
+    assert decisions("--consent-day-zone", "America/New_York") == ["block", "allow", "allow"]
+    bad = scrub(store_url, str(contacts), "--number-column", "phone",
+                "--consent-day-zone", "Mars/Olympus")  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("numguard: error: --consent-day-zone")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 
 from numguard.cli import options
 from numguard.consumer.store import open_store
-from numguard.consumer.store.rules import decide
+from numguard.consumer.store.rules import Consent, decide
 from numguard.core.phone import InvalidNumber, normalize
-from numguard.core.times import parse_time
+from numguard.core.times import parse_date_or_time
 
 DESCRIPTION = """\
 Answer "may I text this number?" from the suppression store, as one JSON object:
@@ -23,9 +22,13 @@ Answer "may I text this number?" from the suppression store, as one JSON object:
   new_mdn          the subscriber's new number, after a number change
   suspended_since  when the current suspension began
 
-A deactivation voids every consent given on or before its UTC date: give the
-date the subscriber opted in with --consented-at. Without it, a number with
-any deactivation on record is blocked."""
+A deactivation voids every consent given on or before its date: give when the
+subscriber opted in with --consented-at. A date (2024-03-07) counts when it is
+after the deactivation date. A moment (2024-03-07T20:00-05:00) counts only from
+the start of the next day in the --consent-day-zone, UTC-11 by default, so an
+opt-in made in the evening of the deactivation date anywhere in the US (already
+the next day in UTC) is still void. Without --consented-at, a number with any
+deactivation on record is blocked."""
 
 EPILOG = f"""\
 exit status:
@@ -33,7 +36,8 @@ exit status:
   2  the number or the date cannot be read
 
 examples:
-  numguard check +12223334444 --consented-at 2024-01-01T00:00:00Z
+  numguard check +12223334444 --consented-at 2024-01-01
+  numguard check +12223334444 --consented-at 2024-01-01T18:30:00-05:00
   numguard check "(202) 555-0100"
 
 {options.ENVIRONMENT_HELP}"""
@@ -49,19 +53,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("number", metavar="NUMBER", help="+1 (202) 555-0100, 2025550100, ...")
     parser.add_argument(
-        "--consented-at", metavar="ISO-8601", help="when the subscriber opted in (UTC if no offset)"
-    )
+        "--consented-at", metavar="ISO-8601",
+        help="when the subscriber opted in: a date, or a moment (UTC if no offset)",
+    )  # fmt: skip
+    options.add_consent_options(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
 
-def consent_time(text: str | None) -> datetime | None:
+def consent_time(text: str | None) -> Consent | None:
     if text is None:
         return None
     try:
-        return parse_time(text)
+        return parse_date_or_time(text)
     except ValueError as error:
-        raise options.UsageError(f"--consented-at {text!r} is not an ISO 8601 time") from error
+        raise options.UsageError(
+            f"--consented-at {text!r} is not an ISO 8601 date or time"
+        ) from error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
     except InvalidNumber as error:
         raise options.UsageError(str(error)) from error
     consented_at = consent_time(args.consented_at)
+    zone = options.consent_day_zone(args)
     store = open_store(args.store, create=False)
     try:
-        print(json.dumps(decide(mdn, store.state(mdn), consented_at).as_json()))
+        print(json.dumps(decide(mdn, store.state(mdn), consented_at, zone).as_json()))
     finally:
         store.close()
     return 0

@@ -31,6 +31,11 @@ topic = "numguard.number-state"
 [store]
 url = "postgresql://numguard@db:5432/numguard"   # the password: PGPASSWORD or ~/.pgpass
 
+[rules]
+# a consent given as a moment counts from the start of the day after the deactivation
+# date in this zone (UTC-11: the westernmost US zone; UTC; or an IANA name)
+consent_day_zone = "UTC-11"
+
 [sources.convey]
 url = "https://files.example.com/convey/mcdn_deact_{date:%Y%m%d}.csv"
 # dir = "/srv/sftp/convey"               # or files dropped into a folder

@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--consent-column", metavar="D", help="when each contact opted in")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT.csv", help="default: stdout")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    options.add_consent_options(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
@@ -74,17 +75,18 @@ class ProgressLine:
 
 
 def run(args: argparse.Namespace) -> int:
+    zone = options.consent_day_zone(args)
     store = open_store(args.store, create=False)
     progress = ProgressLine()
     try:
         with args.contacts.open(newline="", encoding="utf-8-sig") as source:
             if args.output is None:
                 summary = scrub(source, sys.stdout, store, args.number_column,
-                                args.consent_column, progress)  # fmt: skip
+                                args.consent_column, progress, zone)  # fmt: skip
             else:
                 with args.output.open("w", newline="", encoding="utf-8") as target:
                     summary = scrub(source, target, store, args.number_column,
-                                    args.consent_column, progress)  # fmt: skip
+                                    args.consent_column, progress, zone)  # fmt: skip
     except ScrubInputError as error:
         raise options.UsageError(str(error)) from error
     finally:

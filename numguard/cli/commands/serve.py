@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
         help=f"store connections at most (default {DEFAULT_POOL_SIZE})",
     )  # fmt: skip
+    options.add_consent_options(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or None
     logs.redact(token)
     pool = StorePool(args.store, args.pool_size)
-    server = StoreApiServer((args.host, args.port), pool, token)
+    server = StoreApiServer((args.host, args.port), pool, token, options.consent_day_zone(args))
     stop = stop_on_signals()
     thread = threading.Thread(target=server.serve_forever, name="numguard-serve", daemon=True)
     thread.start()

@@ -8,13 +8,15 @@ database, and asks for the decision, exactly as `numguard check` does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, tzinfo
 
 import pytest
 
 from numguard.consumer.store import Consumed, SqlStore
-from numguard.consumer.store.rules import Decision, decide
+from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Decision, decide
+from numguard.core.times import parse_date_or_time
 from numguard.schemas.events import EventType, StateChange
-from tests.builders import NUMBER, at, change
+from tests.builders import NUMBER, change
 
 D, A, S, R, C = (
     EventType.DEACTIVATED,
@@ -35,8 +37,11 @@ def ask(store: SqlStore) -> Callable[[list[StateChange]], Ask]:
         for offset, event in enumerate(events):
             store.apply_batch([Consumed(event, "t", 0, offset)], {("t", 0): offset + 1}, "g")
 
-        def decision(consented_at: str | None = None, mdn: str = NUMBER) -> Decision:
-            return decide(mdn, store.state(mdn), at(consented_at) if consented_at else None)
+        def decision(
+            consented_at: str | None = None, mdn: str = NUMBER, day_zone: tzinfo = CONSENT_DAY_ZONE
+        ) -> Decision:
+            consent = parse_date_or_time(consented_at) if consented_at else None
+            return decide(mdn, store.state(mdn), consent, day_zone)
 
         return decision
 
@@ -54,17 +59,34 @@ def test_deactivation_voids_consent_given_the_same_utc_day_hours_later(ask: Call
     assert decision.verdict == "block"
 
 
-def test_consent_on_the_day_after_the_deactivation_date_allows(ask: Callable) -> None:
-    decision = ask([change(D, "2024-03-05T23:00")])("2024-03-06T00:00")
-    assert (decision.verdict, decision.reason) == ("allow", "active")
+def test_a_consent_date_after_the_deactivation_date_allows(ask: Callable) -> None:
+    decide_at = ask([change(D, "2024-03-05T23:00")])
+    assert (decide_at("2024-03-06").verdict, decide_at("2024-03-06").reason) == ("allow", "active")
+    assert decide_at("2024-03-05").verdict == "block"  # the deactivation date itself
 
 
-def test_consent_date_is_compared_in_utc(ask: Callable) -> None:
-    # 2024-03-05T20:00-05:00 is 2024-03-06T01:00Z: the day after the deactivation.
+def test_a_consent_moment_counts_from_the_next_day_in_utc_minus_11(ask: Callable) -> None:
+    """Issue 11, case 6: an evening opt-in in the US on the deactivation date, already the
+    next day in UTC, was taken as valid."""
     decide_at = ask([change(D, "2024-03-05T10:00")])
-    assert decide_at("2024-03-05T20:00-05:00").verdict == "allow"
-    # 2024-03-06T01:00+05:00 is 2024-03-05T20:00Z: the deactivation's own day.
-    assert decide_at("2024-03-06T01:00+05:00").verdict == "block"
+    # 20:00 at UTC-5 on the deactivation date is 2024-03-06T01:00Z: still void.
+    assert decide_at("2024-03-05T20:00-05:00").verdict == "block"
+    # 23:59 in American Samoa (UTC-11) on the deactivation date: void.
+    assert decide_at("2024-03-05T23:59:59-11:00").verdict == "block"
+    assert decide_at("2024-03-06T10:59:59Z").verdict == "block"
+    # The next day has begun everywhere in the US: it counts.
+    assert decide_at("2024-03-06T00:00:00-11:00").verdict == "allow"
+    assert decide_at("2024-03-06T11:00:00Z").verdict == "allow"
+    # A moment without an offset is UTC.
+    assert decide_at("2024-03-06T10:00").verdict == "block"
+
+
+def test_the_consent_day_zone_can_be_set_to_utc(ask: Callable) -> None:
+    """--consent-day-zone UTC gives the former reading: the next UTC day counts."""
+    decide_at = ask([change(D, "2024-03-05T10:00")])
+    assert decide_at("2024-03-06T00:00Z", day_zone=UTC).verdict == "allow"
+    assert decide_at("2024-03-05T23:59:59Z", day_zone=UTC).verdict == "block"
+    assert decide_at("2024-03-06T00:00Z").verdict == "block"  # the default zone: UTC-11
 
 
 def test_later_deactivation_voids_consent_given_between_two_deactivations(ask: Callable) -> None:
