@@ -123,7 +123,7 @@ def _state_to_row(state: NumberState, now_ms: int) -> tuple[Any, ...]:
         _key_text(state.pause_key),
         state.pause_type.value if state.pause_type else None,
         _millis(state.pause_since),
-        state.new_mdn,
+        storable(state.new_mdn),
         _key_text(state.new_mdn_key),
         now_ms,
     )
@@ -280,19 +280,28 @@ class SqlStore:
         return found
 
 
+def storable(text: str | None) -> str | None:
+    """Text any backend keeps: PostgreSQL refuses a NUL in text (and psycopg a lone
+    surrogate), and one refused event would stop the store for every number. Both
+    become U+FFFD; everything else, control characters and 64 KB included, is kept."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def _history_row(item: Consumed, now_ms: int) -> tuple[Any, ...]:
     change = item.change
     return (
-        change.event_id,
+        storable(change.event_id),
         change.mdn,
         change.event_type.value,
         _millis(change.effective_at),
-        change.new_mdn,
-        change.carrier,
-        change.source,
-        change.report_id,
+        storable(change.new_mdn),
+        storable(change.carrier),
+        storable(change.source),
+        storable(change.report_id),
         change.report_position,
-        change.raw_reason,
+        storable(change.raw_reason),
         item.topic,
         item.partition,
         item.offset,

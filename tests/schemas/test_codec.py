@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from dataclasses import replace
 
 import fastavro
 import pytest
@@ -143,3 +144,12 @@ def test_an_enum_symbol_from_a_newer_writer_reads_as_unknown() -> None:
     decoded = fastavro.schemaless_reader(io.BytesIO(body.getvalue()), parsed, reader)
     assert isinstance(decoded, dict)
     assert decoded["event_type"] == "UNKNOWN"
+
+
+@pytest.mark.parametrize("mdn", ["2025550100", "+1202555\x000100", "+1202555\uff10100", "+0123"])
+def test_a_record_whose_number_is_not_e164_is_undecodable(mdn: str) -> None:
+    codec = EventCodec()
+    data = codec.encode(replace(sample(), mdn=mdn))
+    with pytest.raises(UndecodableEvent, match=r"not E\.164"):
+        codec.decode_record(mdn.encode(), data)
+    assert codec.decode_record(b"+12025550100", codec.encode(sample())) == sample()
