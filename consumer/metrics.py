@@ -19,6 +19,11 @@ class StoreConsumerMetrics:
             "numguard_store_events_dead_lettered", "Messages sent to the dead-letter topic",
             registry=registry,
         )  # fmt: skip
+        self.unreadable_held = Counter(
+            "numguard_store_unreadable_events", "Undecodable messages keyed by a number: the "
+            "number answers hold (unreadable_event) until the message is redriven and applied",
+            registry=registry,
+        )  # fmt: skip
         self.batch_duration = Histogram(
             "numguard_store_batch_duration_seconds", "Time to apply and commit one batch",
             registry=registry,
@@ -29,5 +34,6 @@ class StoreConsumerMetrics:
         )  # fmt: skip
         self.numbers = Gauge(
             "numguard_store_numbers", "Numbers in the store by state with no consent date "
-            "(deactivated, suspended, active)", ["state"], registry=registry,
+            "(deactivated, suspended, active; unreadable: held for an unreadable event)",
+            ["state"], registry=registry,
         )  # fmt: skip

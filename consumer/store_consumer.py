@@ -21,12 +21,13 @@ from confluent_kafka import (
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.metrics import StoreConsumerMetrics
-from numguard.consumer.store import Consumed, SqlStore
+from numguard.consumer.store import Consumed, SqlStore, Unreadable
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import Partition, PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.codec import EventCodec, UndecodableEvent
+from numguard.schemas.events import E164
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,28 @@ class ConsumeSummary:
 
     def as_json(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+
+REDRIVEN_FROM_HEADER = "numguard.redriven-from"  # set by `numguard dlq redrive --store`
+
+
+def readable_number(key: bytes | None) -> str | None:
+    """The message key as an E.164 number, or None when it is not one."""
+    try:
+        text = (key or b"").decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if E164.fullmatch(text) else None
+
+
+def redriven_from(message: Message) -> str | None:
+    """The origin (topic/partition/offset) of the unreadable message this one replaces."""
+    headers = message.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for name, value in pairs:
+        if name == REDRIVEN_FROM_HEADER and isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+    return None
 
 
 class StoreConsumer:
@@ -110,6 +133,7 @@ class StoreConsumer:
     def _process(self, messages: list[Message]) -> None:
         batch: list[Consumed] = []
         letters: list[tuple[DeadLetter, Message]] = []
+        unreadable: list[Unreadable] = []
         offsets: dict[Partition, int] = {}
         for message in messages:
             record = read(message)
@@ -123,15 +147,20 @@ class StoreConsumer:
                 change = self._codec.decode_record(record.key, record.value)
             except UndecodableEvent as poison:
                 letters.append((self._poison_letter(record, str(poison)), message))
+                if (number := readable_number(record.key)) is not None:
+                    # Fail closed: the event may be a deactivation. Held until redriven.
+                    unreadable.append(Unreadable(number, record.topic, record.partition,
+                                                 record.offset, str(poison)))  # fmt: skip
                 continue
-            batch.append(Consumed(change, record.topic, record.partition, record.offset))
+            batch.append(Consumed(change, record.topic, record.partition, record.offset,
+                                  redriven_from(message)))  # fmt: skip
         if not offsets:
             return
         started = time.perf_counter()
         if letters:
             self._dead_letter(letters)
-        self._store.apply_batch(batch, offsets, self._group)
-        self._count(batch, len(letters), time.perf_counter() - started)
+        self._store.apply_batch(batch, offsets, self._group, unreadable)
+        self._count(batch, len(letters), len(unreadable), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
             committed = [KafkaPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -143,7 +172,7 @@ class StoreConsumer:
         if self._on_batch is not None:
             self._on_batch(self.summary)
 
-    def _count(self, batch: list[Consumed], dead: int, seconds: float) -> None:
+    def _count(self, batch: list[Consumed], dead: int, held: int, seconds: float) -> None:
         if self._metrics is None:
             return
         for item in batch:
@@ -153,6 +182,7 @@ class StoreConsumer:
         if dead:
             self._metrics.consumed.labels("UNDECODABLE").inc(dead)
             self._metrics.dead_lettered.inc(dead)
+            self._metrics.unreadable_held.inc(held)
         self._metrics.batch_duration.observe(seconds)
 
     def _refresh_metrics(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import struct
 from dataclasses import dataclass
 from functools import cache
@@ -28,15 +27,11 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from numguard.schemas.events import EventType, StateChange
+from numguard.schemas.events import E164, EventType, StateChange
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 _SCHEMA_PREFIX = "number_state_change.v"
-
-
-# The contract's form of a number (README, "The event contract"): ASCII digits only.
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 class UndecodableEvent(ValueError):
@@ -158,7 +153,7 @@ class EventCodec:
         change = self.decode(value)
         if change.event_type is EventType.UNKNOWN:
             raise UndecodableEvent("event type unknown to this version of numguard")
-        if not _E164.fullmatch(change.mdn):
+        if not E164.fullmatch(change.mdn):
             raise UndecodableEvent("the event's number is not E.164 (+ and 8 to 15 digits)")
         if key != change.mdn.encode():
             raise UndecodableEvent("message key is not the event's number")

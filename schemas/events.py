@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+# The contract's form of a number: E.164, `+` and 8 to 15 ASCII digits.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 class EventType(enum.StrEnum):
@@ -31,9 +35,3 @@ class StateChange:
     report_position: int
     raw_reason: str
     ingested_at: datetime
-
-    @property
-    def order_key(self) -> tuple[datetime, str, int, str]:
-        """Total order of changes to one number: effective time, then report, then
-        position in it; the event id only breaks ties between identical rows."""
-        return (self.effective_at, self.report_id, self.report_position, self.event_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from numguard.consumer.store.sql import Consumed, SqlStore
+from numguard.consumer.store.sql import Consumed, SqlStore, Unreadable
 
-__all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "open_store"]
+__all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "Unreadable", "open_store"]
 
 
 class StoreUrlError(ValueError):

@@ -52,6 +52,7 @@ class Reason(enum.StrEnum):
     SUSPENDED = "suspended"
     ACTIVE = "active"
     NO_RECORD = "no_record"
+    UNREADABLE_EVENT = "unreadable_event"
 
 
 def order_key(change: StateChange) -> OrderKey:
@@ -79,6 +80,9 @@ class NumberState:
     pause_since: datetime | None = None  # ... and its effective time
     new_mdn: str | None = None  # from the latest NUMBER_CHANGED
     new_mdn_key: OrderKey | None = None
+    # Events of this number that could not be read: not folded from changes, but kept
+    # by the store until each is redriven and applied. While any is open: hold.
+    unreadable: int = 0
 
 
 def apply(state: NumberState | None, change: StateChange) -> NumberState:
@@ -95,8 +99,9 @@ def apply(state: NumberState | None, change: StateChange) -> NumberState:
     if change.event_type is EventType.NUMBER_CHANGED and _later(new_mdn_key, key) == key:
         new_mdn, new_mdn_key = change.new_mdn, key
     return NumberState(
-        current.mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key
-    )
+        current.mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key,
+        current.unreadable,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,9 @@ def decide(
         consented_at is None or not consent_counts(consented_at, voided_on, day_zone)
     ):
         return replace(active, verdict=Verdict.BLOCK, reason=Reason.DEACTIVATED)
+    if state.unreadable:
+        # An event of this number could not be read: it may be a deactivation.
+        return replace(active, verdict=Verdict.HOLD, reason=Reason.UNREADABLE_EVENT)
     if suspended:
         return replace(active, verdict=Verdict.HOLD, reason=Reason.SUSPENDED)
     return active

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -47,6 +47,14 @@ SCHEMA = (
         kafka_offset BIGINT NOT NULL,
         applied_at_ms BIGINT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS event_history_by_mdn ON event_history (mdn, effective_at_ms)",
+    # A message keyed by a number that could not be decoded holds that number until
+    # the message is redriven and applied (origin: topic/partition/offset).
+    """CREATE TABLE IF NOT EXISTS unreadable_events (
+        mdn TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        since_ms BIGINT NOT NULL,
+        PRIMARY KEY (mdn, origin))""",
     """CREATE TABLE IF NOT EXISTS consumer_offsets (
         consumer_group TEXT NOT NULL,
         kafka_topic TEXT NOT NULL,
@@ -85,6 +93,26 @@ class Consumed:
     topic: str
     partition: int
     offset: int
+    redriven_from: str | None = None  # the unreadable message's origin it replaces
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A message that could not be decoded, keyed by a readable number."""
+
+    mdn: str
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+    @property
+    def origin(self) -> str:
+        return origin(self.topic, self.partition, self.offset)
+
+
+def origin(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}/{partition}/{offset}"
 
 
 def _millis(moment: datetime | None) -> int | None:
@@ -151,9 +179,14 @@ class SqlStore:
         self._db.close()
 
     def apply_batch(
-        self, batch: list[Consumed], offsets: dict[tuple[str, int], int], group: str
+        self,
+        batch: list[Consumed],
+        offsets: dict[tuple[str, int], int],
+        group: str,
+        unreadable: Sequence[Unreadable] = (),
     ) -> None:
-        """Apply `batch` and record `offsets` (next offset per topic partition), atomically."""
+        """Apply `batch`, hold the numbers of `unreadable` messages, release the holds the
+        batch's redriven events replace, and record `offsets`, all atomically."""
         now_ms = int(time.time() * 1000)
         with self._db.transaction():
             cursor = self._db.cursor()
@@ -179,6 +212,20 @@ class SqlStore:
                         "ON CONFLICT (event_id) DO NOTHING"
                     ),
                     [_history_row(item, now_ms) for item in batch],
+                )
+            if unreadable:
+                cursor.executemany(
+                    self._db.sql(
+                        "INSERT INTO unreadable_events VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (mdn, origin) DO NOTHING"
+                    ),
+                    [(u.mdn, u.origin, storable(u.reason), now_ms) for u in unreadable],
+                )
+            released = [(i.change.mdn, i.redriven_from) for i in batch if i.redriven_from]
+            if released:
+                cursor.executemany(
+                    self._db.sql("DELETE FROM unreadable_events WHERE mdn = ? AND origin = ?"),
+                    released,
                 )
             if offsets:
                 cursor.executemany(
@@ -225,6 +272,8 @@ class SqlStore:
         )
         found = {"deactivated": 0, "suspended": 0, "active": 0}
         found.update({state: int(count) for state, count in self._rows(query)})
+        (held,) = next(self._rows("SELECT COUNT(DISTINCT mdn) FROM unreadable_events"))
+        found["unreadable"] = int(held)
         return found
 
     def counts(self) -> dict[str, int]:
@@ -277,6 +326,15 @@ class SqlStore:
             )
             for row in cursor.fetchall():
                 found[row[0]] = _state_from_row(row)
+            cursor.execute(
+                self._db.sql(
+                    f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE mdn IN ({marks}) "
+                    "GROUP BY mdn"
+                ),
+                chunk,
+            )
+            for mdn, count in cursor.fetchall():
+                found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=int(count))
         return found
 
 

@@ -7,10 +7,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
+from prometheus_client import CollectorRegistry
 
-from numguard.consumer.store import SqlStore, open_store
+from numguard.consumer.metrics import StoreConsumerMetrics
+from numguard.consumer.store import Consumed, SqlStore, Unreadable, open_store
 from numguard.consumer.store.rules import decide
-from numguard.consumer.store_consumer import ConsumeSummary, StoreConsumer
+from numguard.consumer.store_consumer import REDRIVEN_FROM_HEADER, ConsumeSummary, StoreConsumer
 from numguard.core.kafka.clients import consumer_config, idempotent_producer_config
 from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.codec import EventCodec
@@ -112,3 +115,52 @@ def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
         assert letter["original_topic"] == topics.events
         assert {"original_partition", "original_offset", "raw"} <= set(letter)
         assert letter["stage"] == "consume store"
+
+
+def test_an_unreadable_event_holds_its_number_until_it_is_redriven_and_applied(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    """Issue 11, case 2: the number silently kept its old answer (here: no_record, allow)."""
+    number = "+12025550177"
+    publish_raw(kafka_bootstrap, topics.events, [
+        (number.encode(), b"\xc3\x01 truncated"),  # keyed by a readable number
+        (b"not a number", b"\xc3\x01 truncated"),  # nothing to hold
+    ])  # fmt: skip
+    registry = CollectorRegistry()
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    consumer = StoreConsumer(
+        consumer_config(kafka_bootstrap, group), idempotent_producer_config(kafka_bootstrap),
+        topics, store, EventCodec(), metrics=StoreConsumerMetrics(registry),
+    )  # fmt: skip
+    assert consumer.run(until_idle=True).dead_lettered == 2
+    held = decide(number, store.state(number), at("2024-01-01"))
+    assert (held.verdict, held.reason) == ("hold", "unreadable_event")
+    assert registry.get_sample_value("numguard_store_unreadable_events_total") == 1
+    assert store.numbers_by_state()["unreadable"] == 1
+
+    # The event, readable now, comes back marked with where it failed: the hold ends.
+    written = read_committed(kafka_bootstrap, topics.dead_letter)
+    (letter,) = [json.loads(m.value() or b"") for m in written if m.key() == number.encode()]
+    origin = (
+        f"{letter['original_topic']}/{letter['original_partition']}/{letter['original_offset']}"
+    )
+    fixed = change(EventType.REACTIVATED, "2024-03-05", mdn=number)
+    producer = Producer(idempotent_producer_config(kafka_bootstrap))
+    producer.produce(topics.events, EventCodec().encode(fixed), number.encode(),
+                     headers=[(REDRIVEN_FROM_HEADER, origin.encode())])  # fmt: skip
+    assert producer.flush(30) == 0
+    consume(kafka_bootstrap, topics, store, group)
+    released = decide(number, store.state(number), at("2024-01-01"))
+    assert (released.verdict, released.reason) == ("allow", "active")
+    assert store.numbers_by_state()["unreadable"] == 0
+
+
+def test_a_deactivated_number_with_an_unreadable_event_stays_blocked(store: SqlStore) -> None:
+    number = "+12025550178"
+    deactivated = change(EventType.DEACTIVATED, "2024-03-05", mdn=number)
+    store.apply_batch([Consumed(deactivated, "t", 0, 0)], {("t", 0): 2}, "g",
+                      [Unreadable(number, "t", 0, 1, "corrupt")])  # fmt: skip
+    decision = decide(number, store.state(number), None)
+    assert (decision.verdict, decision.reason) == ("block", "deactivated")
+    consent_after = decide(number, store.state(number), at("2024-04-01"))
+    assert (consent_after.verdict, consent_after.reason) == ("hold", "unreadable_event")

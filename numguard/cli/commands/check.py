@@ -17,7 +17,8 @@ Answer "may I text this number?" from the suppression store, as one JSON object:
   mdn              the number, normalized to E.164
   decision         allow, hold or block
   reason           active, no_record (nothing was ever reported), suspended,
-                   or deactivated
+                   deactivated, or unreadable_event (an event of the number
+                   could not be read: held until it is redriven and applied)
   deactivated_on   the UTC date of the latest deactivation, when there is one
   new_mdn          the subscriber's new number, after a number change
   suspended_since  when the current suspension began
