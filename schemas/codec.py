@@ -34,6 +34,12 @@ CONFLUENT_MAGIC = b"\x00"
 _SCHEMA_PREFIX = "number_state_change.v"
 
 
+class CodecMisconfigured(RuntimeError):
+    """The data is framed for a setting this reader lacks (a schema registry): a
+    configuration error, not a bad message. Every message would fail the same way,
+    so the reader must stop, not dead-letter them one by one."""
+
+
 class UndecodableEvent(ValueError):
     """The bytes are not a NumberStateChange any known schema can read."""
 
@@ -184,9 +190,10 @@ class EventCodec:
     def _registry_schema(self, schema_id: int) -> Any:
         if schema_id not in self._by_registry_id:
             if self._registry is None:
-                raise UndecodableEvent(
-                    f"Confluent-framed message (schema id {schema_id}) but no schema registry "
-                    "is configured (--schema-registry-url / NUMGUARD_SCHEMA_REGISTRY_URL)"
+                raise CodecMisconfigured(
+                    f"the topic holds Confluent Schema Registry framing (schema id {schema_id}) "
+                    "but no schema registry is configured: set --schema-registry-url or "
+                    "NUMGUARD_SCHEMA_REGISTRY_URL"
                 )
             try:
                 text = self._registry.get_schema(schema_id).schema_str

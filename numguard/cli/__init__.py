@@ -34,6 +34,7 @@ from numguard.consumer.store import StoreMissing, StoreUrlError
 from numguard.core import logs
 from numguard.core.kafka.clients import set_client_settings
 from numguard.core.kafka.topics import TopicSetupError
+from numguard.schemas.codec import CodecMisconfigured
 
 log = logging.getLogger("numguard")
 
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"numguard: error: {error}\n")
     except (StoreMissing, StoreUrlError, config.ConfigError) as error:
         parser.exit(2, f"numguard: error: {error}\n")
-    except TopicSetupError as error:  # a topic set up unsafely: nothing to retry
+    except (TopicSetupError, CodecMisconfigured) as error:  # a setup error: nothing to retry
         parser.exit(1, f"numguard: error: {error}\n")
     except KafkaException as error:
         log.debug("Kafka error", exc_info=True)

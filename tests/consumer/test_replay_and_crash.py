@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -18,7 +19,8 @@ from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
 from tests.support.commands import numguard as run_numguard
-from tests.support.events import publish
+from tests.support.events import publish, publish_raw
+from tests.support.topic_reader import read_committed
 
 pytestmark = pytest.mark.kafka
 
@@ -168,3 +170,22 @@ def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(
     rest = numguard(env, "consume", "store", "--group", "sigterm", "--store", url, "--until-idle")
     assert rest.returncode == 0, rest.stderr
     assert json.loads(rest.stdout)["applied"] == total - applied
+
+
+def test_registry_framed_events_without_a_registry_stop_the_consumer_with_one_line(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    """Issue 11, case 3: every message was dead-lettered (85 of 85) and the run went on."""
+    framed = b"\x00" + struct.pack(">I", 7) + b"\x02body"
+    publish_raw(kafka_bootstrap, topics.events, [(b"+12025550101", framed)] * 3)
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    env = numguard_env(kafka_bootstrap, topics)
+    env.pop("NUMGUARD_SCHEMA_REGISTRY_URL", None)
+    result = numguard(env, "consume", "store", "--group", "misconfigured", "--store", url,
+                      "--until-idle")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("numguard: error: ") and "--schema-registry-url" in last
+    assert applied_so_far(url, "misconfigured", topics.events) == 0  # nothing committed
+    assert read_committed(kafka_bootstrap, topics.dead_letter) == []  # not poison

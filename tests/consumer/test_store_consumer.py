@@ -96,7 +96,7 @@ def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
     good = SAMPLE[1]
     mismatched = SAMPLE[2]
     publish_raw(kafka_bootstrap, topics.events, [
-        (good.mdn.encode(), b"\x00\x00\x00\x00\x07not avro"),
+        (good.mdn.encode(), b"\xc3\x01" + b"\xff" * 8 + b"not avro"),
         (good.mdn.encode(), codec.encode(good)),
         (b"+19999999999", codec.encode(mismatched)),
     ])  # fmt: skip
@@ -110,7 +110,7 @@ def test_a_poison_message_is_dead_lettered_with_its_origin_and_the_rest_applied(
     ]
     reasons = sorted(letter["reason"] for letter in letters)
     assert "message key is not the event's number" in reasons
-    assert any("no schema registry" in reason for reason in reasons)
+    assert any("unknown schema fingerprint" in reason for reason in reasons)
     for letter in letters:
         assert letter["original_topic"] == topics.events
         assert {"original_partition", "original_offset", "raw"} <= set(letter)

@@ -13,6 +13,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from numguard.schemas.codec import (
     SINGLE_OBJECT_MARKER,
+    CodecMisconfigured,
     EventCodec,
     SchemaVersion,
     UndecodableEvent,
@@ -83,11 +84,13 @@ def test_a_registry_codec_still_decodes_single_object_data() -> None:
     assert EventCodec(registry, "s-value").decode(EventCodec().encode(sample())) == sample()
 
 
-def test_confluent_framed_data_without_a_registry_is_undecodable() -> None:
+def test_confluent_framed_data_without_a_registry_is_a_configuration_error() -> None:
+    """Not a poison message: every message would fail alike (issue 11, case 3)."""
     registry = SchemaRegistryClient.new_client({"url": "mock://numguard-codec-noreg"})
     data = EventCodec(registry, "s-value").encode(sample())
-    with pytest.raises(UndecodableEvent, match="no schema registry"):
+    with pytest.raises(CodecMisconfigured, match="set --schema-registry-url"):
         EventCodec().decode(data)
+    assert not issubclass(CodecMisconfigured, UndecodableEvent)
 
 
 @pytest.mark.parametrize(
