@@ -9,7 +9,7 @@ read_committed reader never sees one without the other.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -29,6 +29,9 @@ class Checkpoint:
     checksum: str = ""
     position: int = 0  # the last row or item position covered
     done: bool = False
+    # The sha256 of the report's bytes, when known (files given to `numguard ingest`):
+    # a report re-issued under the same name with other content is published again.
+    content_sha256: str = ""
     # When Kafka stored it (Unix seconds); read from the record, never written into it.
     committed_at: float = field(default=0.0, compare=False)
 
@@ -43,7 +46,10 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, data: bytes, committed_at: float = 0.0) -> Checkpoint:
-        return cls(**json.loads(data), committed_at=committed_at)
+        """Fields this version does not know (a newer writer's) are ignored."""
+        record = json.loads(data)
+        known = {f.name for f in fields(cls)} - {"committed_at"}
+        return cls(**{k: v for k, v in record.items() if k in known}, committed_at=committed_at)
 
     def advanced(self, *, position: int, accepted: int, rejected: int, checksum: str) -> Checkpoint:
         return replace(

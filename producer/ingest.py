@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class IngestSummary:
     accepted: int = 0
     rejected: int = 0
     already_done: list[str] = field(default_factory=list)
+    reissued: list[str] = field(default_factory=list)  # published again: the content changed
     unreadable: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -67,8 +69,18 @@ class IngestSummary:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "already_published": self.already_done,
+            "reissued": self.reissued,
             "unreadable": self.unreadable,
         }
+
+
+def content_sha256(path: Path) -> str:
+    """The file's bytes, hashed in chunks (bounded memory for any size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def detect_format(path: Path) -> str:
@@ -101,17 +113,24 @@ def ingest_files(
     for path in paths:
         try:
             fmt = FILE_FORMATS[file_format or detect_format(path)]
-            start = Checkpoint(source=fmt.source, report_id=path.name)
+            content = content_sha256(path)
+            start = Checkpoint(source=fmt.source, report_id=path.name, content_sha256=content)
             previous = checkpoints.get(start.key)
             if previous is not None and not force:
-                if previous.done:
-                    log.info(
-                        "%s was published before (%d rows); skipping it", path.name, previous.rows
-                    )
+                if previous.content_sha256 != content:
+                    # Never skipped quietly: its rows are published again (event ids keep
+                    # the unchanged ones harmless downstream), from its first row.
+                    log.warning("%s: re-issued with other content than the copy published "
+                                "before; publishing all of it again", path.name)  # fmt: skip
+                    summary.reissued.append(path.name)
+                elif previous.done:
+                    log.info("%s was published before (%d rows, same content); skipping it",
+                             path.name, previous.rows)  # fmt: skip
                     summary.already_done.append(path.name)
                     continue
-                log.info("%s: resuming after position %d", path.name, previous.position)
-                start = previous
+                else:
+                    log.info("%s: resuming after position %d", path.name, previous.position)
+                    start = previous
             done = publisher.publish(file_changes(path, fmt, datetime.now(UTC)), start)
         except (UnreadableReport, OSError) as error:
             log.error("rejected whole, not marked done: %s", error)

@@ -87,7 +87,7 @@ def test_ingest_consume_check_slice_from_the_shell(
     assert ingested.returncode == 0, ingested.stderr
     assert json.loads(ingested.stdout) == {
         "files": 1, "rows": 3, "accepted": 2, "rejected": 1,
-        "already_published": [], "unreadable": [],
+        "already_published": [], "reissued": [], "unreadable": [],
     }  # fmt: skip
 
     consumed = numguard("consume", "store", "--until-idle", env=env)

@@ -176,3 +176,20 @@ def test_a_number_lands_in_the_partition_java_clients_would_pick(
     assert len(partitions) == 3  # the test topics have three partitions; all are used
     for message in messages:
         assert message.partition() == (java_murmur2(message.key() or b"") & 0x7FFFFFFF) % 3
+
+
+def test_a_file_reissued_with_other_content_is_published_again_not_skipped(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+) -> None:
+    """Issue 10, case 9: the carrier re-issues a day's file with a row it had missed."""
+    path = write(tmp_path, "mcdn_deact_20240309.csv", ["12025550101,SUSPEND,2024-03-09T00:00Z,1,V"])
+    ingest(kafka_bootstrap, topics, [path])
+    path.write_text(path.read_text() + "\n12025550102,DEACTIVATE,2024-03-09T00:00Z,1,V\n")
+    again = ingest(kafka_bootstrap, topics, [path])
+    assert (again.reissued, again.already_done, again.accepted) == (
+        ["mcdn_deact_20240309.csv"], [], 2,
+    )  # fmt: skip
+    numbers = sorted(m.key() or b"" for m in read_committed(kafka_bootstrap, topics.events))
+    assert numbers == [b"+12025550101", b"+12025550101", b"+12025550102"]
+    same = ingest(kafka_bootstrap, topics, [path])  # the same content again: skipped
+    assert (same.already_done, same.reissued) == (["mcdn_deact_20240309.csv"], [])

@@ -23,8 +23,10 @@ Each bad row goes to <topic>.dlq with the reason, and is counted. A file that
 cannot be read at all (wrong header, not CSV) is rejected whole and not marked
 done. The events of a file and its checkpoint on <topic>.checkpoints are
 committed in one Kafka transaction, so a file is published exactly once: a
-file published before is skipped unless --force is given (re-publishing is
-harmless downstream, as event ids are derived from the rows)."""
+file published before with the same content is skipped unless --force is
+given; one re-issued under the same name with other content is published again
+from its first row (re-publishing is harmless downstream, as event ids are
+derived from the rows)."""
 
 EPILOG = f"""\
 formats (chosen by --format, else by the file name):
@@ -110,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if summary.already_done:
             print(f"published before, skipped: {', '.join(summary.already_done)} (use --force)")
+        if summary.reissued:
+            print(f"re-issued with other content, published again: {', '.join(summary.reissued)}")
         if summary.unreadable:
             print(f"unreadable, rejected whole: {', '.join(summary.unreadable)}")
     return 1 if summary.unreadable else 0
