@@ -102,7 +102,11 @@ class InfobipSource:
     def reports(self, published: Set[str]) -> Iterator[Report]:
         today = self._today()
         since = today - timedelta(days=self._lookback_days)
-        listed = self._list({"dateFrom": since.isoformat(), "dateTo": today.isoformat()})
+        window = {"From": since.isoformat(), "To": today.isoformat()}
+        # By the dates covered, and by when generated: a report generated late for an
+        # older range is listed only by the second (the same report once, by its id).
+        listed = self._list({f"date{end}": day for end, day in window.items()})
+        listed.update(self._list({f"generatedDate{end}": day for end, day in window.items()}))
         self._warn_vanished(listed, published, since)
         now = self._clock()
         urgent: list[ReportMeta] = []

@@ -105,11 +105,16 @@ def test_every_report_and_record_arrives_page_by_page_and_normalizes_to_the_trut
         listing = sim.requests(REPORTS)
         records = sim.requests(f"{REPORTS}/{reports[0].report_id}/records")
     assert seen == set(EventType) - {EventType.UNKNOWN}
-    # 12 reports at 5 a page, each report's records 5 a page: paged through to the end.
-    assert [r.query["page"] for r in listing] == ["0", "1", "2"]
-    assert {(r.query["dateFrom"], r.query["dateTo"], r.query["size"]) for r in listing} == {
-        (f"{NOW.date() - timedelta(days=5)}", f"{NOW.date()}", "5")
-    }
+    # 12 reports at 5 a page, each report's records 5 a page: paged through to the end,
+    # once by the dates covered and once by the generated dates (late reports).
+    since, today = f"{NOW.date() - timedelta(days=5)}", f"{NOW.date()}"
+    by_dates = [r for r in listing if "dateFrom" in r.query]
+    by_generated = [r for r in listing if "generatedDateFrom" in r.query]
+    assert len(by_dates) + len(by_generated) == len(listing)
+    for asked, prefix in ((by_dates, "date"), (by_generated, "generatedDate")):
+        assert [r.query["page"] for r in asked] == ["0", "1", "2"]
+        assert {(r.query[f"{prefix}From"], r.query[f"{prefix}To"], r.query["size"])
+                for r in asked} == {(since, today, "5")}  # fmt: skip
     pages = -(-DATA.infobip_record_count(reports[0].report_id) // 5)
     assert [r.query["page"] for r in records] == [str(p) for p in range(pages)]
 
@@ -150,8 +155,9 @@ def test_pacing_avoids_throttling_and_a_429_retry_after_is_waited_out() -> None:
         with infobip(sim, pacer=Pacer(0.0)) as eager:
             assert list(eager.reports(set()))  # straight after: throttled, then let through
         eager_requests = sim.requests()[len(paced_statuses) :]
-    assert paced_statuses == [200, 200, 200]
-    assert [r.status for r in eager_requests] == [429, 200]
+    assert paced_statuses == [200, 200, 200, 200]  # two listings, two reports' records
+    # Each listing, unpaced, is throttled once and let through after Retry-After.
+    assert [r.status for r in eager_requests] == [429, 200, 429, 200]
     # Retry-After: 1 was honoured (a lower bound: a slow machine only waits longer).
     assert eager_requests[1].at - eager_requests[0].at >= 0.95
 
@@ -163,7 +169,8 @@ def test_server_errors_are_retried_and_give_up_with_infobips_words() -> None:
         report = next(iter(source.reports(set())))
         assert changes(source, report)
         statuses = [r.status for r in sim.requests()]
-    assert statuses[:4] == [500, 200, 500, 500] and statuses[4:] == [200]
+    # listings: 500 then 200, then 200; the records: 500, 500, then 200.
+    assert statuses == [500, 200, 200, 500, 500, 200]
 
     down = FaultRule(FaultKind.ERROR, pattern="*/records", count=None)
     with simulator(faults=FaultPlan(rules=(down,))) as sim, infobip(sim) as source:
