@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from numguard.core.phone import InvalidNumber, mask, normalize
+from numguard.core.phone import InvalidNumber, mask, mask_numbers, normalize
 from numguard.core.times import parse_time
 from numguard.producer.sources.base import (
     BAD_ROW,
@@ -75,6 +75,12 @@ def _report_day(row: SourceRow) -> date | None:
         return None
 
 
+def _rejected(row: SourceRow, kind: RejectKind, reason: str) -> Rejection:
+    """A rejection whose reason masks every number it quotes, however written: a
+    shifted column can put a number in any field."""
+    return Rejection(row, kind, mask_numbers(reason))
+
+
 def event_id(source: str, report_id: str, content: str) -> str:
     """Same source, report and row content -> same id, so re-ingesting is harmless."""
     digest = hashlib.sha256(f"{source}\x1f{report_id}\x1f{content}".encode()).hexdigest()
@@ -105,12 +111,12 @@ def _change(
 def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:
     fields = printable(row)
     if BAD_ROW in fields:
-        return Rejection(row, RejectKind.BAD_SHAPE, fields[BAD_ROW])
+        return _rejected(row, RejectKind.BAD_SHAPE, fields[BAD_ROW])
     code = fields["REASON_CODE"].upper()
     event_type = CONVEY_REASONS.get(code)
     if event_type is None:
         known = ", ".join(CONVEY_REASONS)
-        return Rejection(
+        return _rejected(
             row,
             RejectKind.UNKNOWN_TYPE,
             f"unknown REASON_CODE {fields['REASON_CODE']!r} (known: {known})",
@@ -118,19 +124,19 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:
     try:
         mdn = normalize(fields["MDN"])
     except InvalidNumber:
-        return Rejection(
+        return _rejected(
             row, RejectKind.BAD_NUMBER, f"MDN {mask(fields['MDN'])!r} is not a phone number"
         )
     try:
         effective_at = parse_time(fields["MODIFICATION_DATE"])
     except ValueError:
-        return Rejection(
+        return _rejected(
             row,
             RejectKind.BAD_TIME,
             f"MODIFICATION_DATE {fields['MODIFICATION_DATE']!r} is not an ISO 8601 time",
         )
     if problem := _too_far_ahead(row, effective_at, ingested_at):
-        return Rejection(row, RejectKind.BAD_TIME, f"MODIFICATION_DATE {problem}")
+        return _rejected(row, RejectKind.BAD_TIME, f"MODIFICATION_DATE {problem}")
     carrier = fields["CARRIER_NAME"] or None
     if event_type is not EventType.NUMBER_CHANGED:
         return _change(row, mdn, event_type, effective_at, None, carrier, code, ingested_at)
@@ -150,7 +156,7 @@ def _without_new_number(row: SourceRow, change: StateChange, what: str, field: s
         f"{what} published without its new number: {field} {mask(value)!r} is not a phone "
         "number (the old number's deactivation stands)"
     )
-    return Flagged(change, Rejection(row, RejectKind.BAD_NEW_NUMBER, warning))
+    return Flagged(change, _rejected(row, RejectKind.BAD_NEW_NUMBER, warning))
 
 
 def twilio_line(row: SourceRow, ingested_at: datetime) -> Normalized:
@@ -159,7 +165,7 @@ def twilio_line(row: SourceRow, ingested_at: datetime) -> Normalized:
     try:
         mdn = normalize(text)
     except InvalidNumber:
-        return Rejection(row, RejectKind.BAD_NUMBER, f"{mask(text)!r} is not a phone number")
+        return _rejected(row, RejectKind.BAD_NUMBER, f"{mask(text)!r} is not a phone number")
     effective_at = datetime.fromisoformat(row.fields["date"]).replace(tzinfo=UTC)
     return _change(
         row, mdn, EventType.DEACTIVATED, effective_at, None, None, "DEACTIVATION", ingested_at
@@ -178,11 +184,11 @@ INFOBIP_TYPES = {
 def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     fields = printable(row)
     if "_item" in fields:
-        return Rejection(row, RejectKind.BAD_SHAPE, "a record that is not a JSON object")
+        return _rejected(row, RejectKind.BAD_SHAPE, "a record that is not a JSON object")
     kind = fields.get("type", "")
     event_type = INFOBIP_TYPES.get(kind.upper())
     if event_type is None:
-        return Rejection(
+        return _rejected(
             row,
             RejectKind.UNKNOWN_TYPE,
             f"unknown type {kind!r} (known: {', '.join(INFOBIP_TYPES)})",
@@ -190,7 +196,7 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     try:
         mdn = normalize(fields.get("destination", ""))
     except InvalidNumber:
-        return Rejection(
+        return _rejected(
             row,
             RejectKind.BAD_NUMBER,
             f"destination {mask(fields.get('destination', ''))!r} is not a number",
@@ -198,11 +204,11 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     try:
         effective_at = parse_time(fields.get("date", ""))
     except ValueError:
-        return Rejection(
+        return _rejected(
             row, RejectKind.BAD_TIME, f"date {fields.get('date', '')!r} is not an ISO 8601 time"
         )
     if problem := _too_far_ahead(row, effective_at, ingested_at):
-        return Rejection(row, RejectKind.BAD_TIME, f"date {problem}")
+        return _rejected(row, RejectKind.BAD_TIME, f"date {problem}")
     carrier = fields.get("networkName") or None
     if not fields.get("newDestination"):
         return _change(row, mdn, event_type, effective_at, None, carrier, kind, ingested_at)

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
-from numguard.core.phone import mask
+from numguard.core.phone import mask_numbers
 
 _PLAIN = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-# 10 or 11 digits (a leading 1 or +1), NANP-shaped, not inside a longer digit run.
-_PHONE = re.compile(r"(?<!\d)(?:\+?1)?[2-9]\d{2}[2-9]\d{6}(?!\d)")
 _secrets: set[str] = set()
 _SHORTEST_SECRET = 4  # shorter values would redact ordinary words
 
@@ -32,7 +29,7 @@ def redact(secret: str | None) -> None:
 def scrub(text: str) -> str:
     for secret in _secrets:
         text = text.replace(secret, "[redacted]")
-    return _PHONE.sub(lambda match: mask(match.group(0)), text)
+    return mask_numbers(text)
 
 
 class RedactingFilter(logging.Filter):

@@ -40,6 +40,20 @@ def normalize(text: str) -> str:
     raise InvalidNumber(f"not a phone number: {mask(text)!r}")
 
 
+# A NANP number as people and spreadsheets write it: 2025550143, 1-202-555-0143,
+# +1 (202) 555-0143, 202.555.0143; not inside a longer run of digits.
+_NUMBER_IN_TEXT = re.compile(
+    r"(?<![0-9])(?:\+?1[\s.\-]?)?\(?[2-9][0-9]{2}\)?[\s.\-]?[2-9][0-9]{2}[\s.\-]?[0-9]{4}(?![0-9])"
+)
+
+
+def mask_numbers(text: str) -> str:
+    """Every phone-number-shaped part of `text` masked, in whatever format it is written:
+    for messages that quote what a carrier sent (a shifted column can put a number in
+    any field)."""
+    return _NUMBER_IN_TEXT.sub(lambda found: mask(found.group(0)), text)
+
+
 def mask(number: str) -> str:
     """Hide the last four digits: `+12025550100` -> `+1202555****`."""
     text = number.strip()

@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from numguard.core import logs
+from numguard.core.logs import scrub
 
 
 def library_logger() -> logging.Logger:
@@ -23,7 +24,7 @@ def test_numbers_are_masked_whoever_logs_them(capsys: pytest.CaptureFixture[str]
                   1709636400000)  # fmt: skip
     (line,) = lines(capsys)
     assert line["message"] == (
-        "sent to +1202555**** and 1202555**** and (202) 555-0100 at 1709636400000"
+        "sent to +1202555**** and 1202555**** and (202) 555-**** at 1709636400000"
     )
     assert line["level"] == "info" and line["logger"] == "some.library"
 
@@ -38,3 +39,20 @@ def test_registered_secrets_never_reach_a_log_line(capsys: pytest.CaptureFixture
     (line,) = lines(capsys)
     assert "App-key-7f3e9b" not in json.dumps(line)
     assert "[redacted]" in line["message"] and "[redacted]" in line["error"]
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["+1 (202) 555-0143", "1-202-555-0143", "202.555.0143", "(202)555-0143", "+1 202 555 0143",
+     "2025550143", "+12025550143"],
+)  # fmt: skip
+def test_a_number_in_any_format_is_masked(written: str) -> None:
+    """Issue 10: `+1 (202) 555-0143` is a number too."""
+    assert "0143" not in scrub(f"row had {written} in it")
+
+
+def test_dates_times_and_long_digit_runs_are_not_numbers() -> None:
+    text = (
+        "2024-03-05T11:00:00Z offset 1709636400000 file mcdn_deact_20240305.csv port 127.0.0.1:9092"
+    )
+    assert scrub(text) == text

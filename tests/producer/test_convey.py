@@ -231,3 +231,17 @@ def test_a_change_mdn_with_an_unusable_new_number_still_blocks_the_old_one(new_m
     assert found.change.new_mdn is None
     assert found.warning.kind.value == "bad_new_number"
     assert "the old number's deactivation stands" in found.warning.reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2025550143,DEACTIVATE,+1 (202) 555-0144,1,V",  # a shifted column: a number as the date
+        "2025550143,+1 (202) 555-0144,2023-06-10T00:00Z,1,V",
+        "2025550143,CHANGE_MDN,2023-06-10T00:00Z,1-202-555-O144,V",
+    ],
+)
+def test_a_rejection_never_shows_a_number_in_any_format(line: str) -> None:
+    (found,) = rows(HEADER + line + "\n")
+    reason = found.warning.reason if isinstance(found, Flagged) else found.reason  # type: ignore[union-attr]
+    assert "0144" not in reason and "0143" not in reason
