@@ -1,0 +1,79 @@
+"""Every feed parser, fed arbitrary bytes: it never raises anything but UnreadableReport
+(the file as a whole), and never accepts a row whose number is not an ASCII NANP number.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from numguard.producer.ingest import FILE_FORMATS, file_changes
+from numguard.producer.sources.base import Flagged, UnreadableReport
+from numguard.schemas.events import StateChange
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+NANP = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
+NAMES = {
+    "convey": "mcdn_deact_20240530.csv",
+    "twilio": "twilio_deactivations_2024-05-30.txt",
+    "infobip": "report.json",
+}
+SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
+    "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
+              b"12025550143,CHANGE_MDN,2024-05-30T00:00Z,12025550144,Verizon\r\n",
+    "twilio": b"+12025550143\r\n2025550144\n",
+    "infobip": b'{"results": [{"date": "2024-05-30T11:00:00.000+0000", '
+               b'"destination": "12025550143", "type": "DEACTIVATION"}]}',
+}  # fmt: skip
+
+
+def mutated(seed: bytes) -> st.SearchStrategy[bytes]:
+    """The seed with a random slice replaced by random bytes, or random bytes alone."""
+    splice = st.tuples(
+        st.integers(0, len(seed)), st.integers(0, len(seed)), st.binary(max_size=40)
+    ).map(lambda cut: seed[: min(cut[:2])] + cut[2] + seed[max(cut[:2]) :])
+    return st.one_of(splice, st.binary(max_size=200))
+
+
+@pytest.mark.parametrize("feed", sorted(FILE_FORMATS))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_parser_never_raises_and_never_accepts_a_number_that_is_not_nanp(
+    feed: str, data: st.DataObject, tmp_path: Path
+) -> None:
+    raw = data.draw(mutated(SEEDS[feed]))
+    path = tmp_path / NAMES[feed]
+    path.write_bytes(raw)
+    try:
+        results = list(file_changes(path, FILE_FORMATS[feed], NOW))
+    except UnreadableReport:
+        return  # the whole file refused, with a reason: fine
+    for result in results:
+        change = result.change if isinstance(result, Flagged) else result
+        if isinstance(change, StateChange):
+            assert NANP.fullmatch(change.mdn), change.mdn
+            assert change.new_mdn is None or NANP.fullmatch(change.new_mdn), change.new_mdn
+
+
+def test_the_seeds_are_read_as_events(tmp_path: Path) -> None:
+    """The fuzzer's starting points are valid: the mutations start from real rows."""
+    for feed, seed in SEEDS.items():
+        path = tmp_path / NAMES[feed]
+        path.write_bytes(seed)
+        assert any(isinstance(r, StateChange) for r in file_changes(path, FILE_FORMATS[feed], NOW))
+
+
+def test_utf16_and_latin1_files_are_unreadable_not_a_crash(tmp_path: Path) -> None:
+    for feed, seed in SEEDS.items():
+        for encoded in (seed.decode().encode("utf-16"), "é".encode("latin-1") + seed):
+            path = tmp_path / NAMES[feed]
+            path.write_bytes(encoded)
+            with pytest.raises(UnreadableReport):
+                list(file_changes(path, FILE_FORMATS[feed], NOW))
