@@ -26,6 +26,7 @@ class Checkpoint:
     rows: int = 0
     accepted: int = 0
     rejected: int = 0
+    flagged: int = 0  # of the accepted: published with a warning dead letter
     checksum: str = ""
     position: int = 0  # the last row or item position covered
     done: bool = False
@@ -51,12 +52,15 @@ class Checkpoint:
         known = {f.name for f in fields(cls)} - {"committed_at"}
         return cls(**{k: v for k, v in record.items() if k in known}, committed_at=committed_at)
 
-    def advanced(self, *, position: int, accepted: int, rejected: int, checksum: str) -> Checkpoint:
+    def advanced(
+        self, *, position: int, accepted: int, rejected: int, checksum: str, flagged: int = 0
+    ) -> Checkpoint:
         return replace(
             self,
             rows=self.rows + accepted + rejected,
             accepted=self.accepted + accepted,
             rejected=self.rejected + rejected,
+            flagged=self.flagged + flagged,
             checksum=checksum,
             position=position,
         )

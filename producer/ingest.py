@@ -58,6 +58,7 @@ class IngestSummary:
     rows: int = 0
     accepted: int = 0
     rejected: int = 0
+    flagged: int = 0  # of the accepted: published with a warning dead letter
     already_done: list[str] = field(default_factory=list)
     reissued: list[str] = field(default_factory=list)  # published again: the content changed
     unreadable: list[str] = field(default_factory=list)
@@ -68,6 +69,7 @@ class IngestSummary:
             "rows": self.rows,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "flagged": self.flagged,
             "already_published": self.already_done,
             "reissued": self.reissued,
             "unreadable": self.unreadable,
@@ -140,4 +142,5 @@ def ingest_files(
         summary.rows += done.rows - start.rows
         summary.accepted += done.accepted - start.accepted
         summary.rejected += done.rejected - start.rejected
+        summary.flagged += done.flagged - start.flagged
     return summary

@@ -45,6 +45,7 @@ class PollOutcome:
     rows: int = 0
     accepted: int = 0
     rejected: int = 0
+    flagged: int = 0  # of the accepted: published with a warning dead letter
     late: list[str] = field(default_factory=list)
     not_yet_due: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -129,6 +130,7 @@ class Poller:
         outcome.rows += added[0]
         outcome.accepted += added[1]
         outcome.rejected += added[2]
+        outcome.flagged += done.flagged - start.flagged
         self._metrics.reports_published.labels(source.name).inc()
         self._metrics.rows.labels(source.name, "accepted").inc(added[1])
         self._metrics.rows.labels(source.name, "rejected").inc(added[2])

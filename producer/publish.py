@@ -217,6 +217,7 @@ class _Run:
             position=position,
             accepted=self.accepted,
             rejected=self.rejected,
+            flagged=sum(self.flagged_by_kind.values()),
             checksum=self._digest.hexdigest() if self.count else checkpoint.checksum,
         )
         return replace(advanced, done=done)

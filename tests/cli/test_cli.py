@@ -84,9 +84,9 @@ def test_ingest_consume_check_slice_from_the_shell(
         "NUMGUARD_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
     }
     ingested = numguard("ingest", "--json", str(report), env=env)
-    assert ingested.returncode == 0, ingested.stderr
+    assert ingested.returncode == 3, ingested.stderr  # published, one row rejected
     assert json.loads(ingested.stdout) == {
-        "files": 1, "rows": 3, "accepted": 2, "rejected": 1,
+        "files": 1, "rows": 3, "accepted": 2, "rejected": 1, "flagged": 0,
         "already_published": [], "reissued": [], "unreadable": [],
     }  # fmt: skip
 
@@ -119,6 +119,6 @@ def test_logs_of_the_slice_never_show_a_whole_number(
     )  # fmt: skip
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": topics.events}
     result = numguard("--log-level", "debug", "ingest", str(report), env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # published; both rows rejected
     assert "2223336666" not in result.stderr + result.stdout
     assert "22233366666" not in result.stderr + result.stdout

@@ -42,9 +42,11 @@ formats (chosen by --format, else by the file name):
            hold the day: twilio_deactivations_YYYY-MM-DD.txt
 
 exit status:
-  0  every file was published (or had been before)
+  0  every file was published (or had been before), every row as an event
   1  a file was unreadable, or Kafka failed
   2  wrong usage
+  3  every file was published, but some rows were rejected or published with a
+     warning: each is a dead letter on <topic>.dlq, with its position and reason
 
 examples:
   numguard ingest mcdn_deact_20240305.csv mcdn_deact_20240306.csv
@@ -116,4 +118,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"re-issued with other content, published again: {', '.join(summary.reissued)}")
         if summary.unreadable:
             print(f"unreadable, rejected whole: {', '.join(summary.unreadable)}")
-    return 1 if summary.unreadable else 0
+    if summary.unreadable:
+        return 1
+    return 3 if summary.rejected or summary.flagged else 0
