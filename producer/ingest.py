@@ -18,6 +18,8 @@ from numguard.producer.sources.base import Normalized, SourceRow, UnreadableRepo
 
 log = logging.getLogger(__name__)
 
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and UTF-32 LE) byte-order marks
+
 
 @dataclass(frozen=True)
 class FileFormat:
@@ -95,12 +97,16 @@ def detect_format(path: Path) -> str:
 def file_changes(
     path: Path, file_format: FileFormat, ingested_at: datetime
 ) -> Iterator[Normalized]:
-    with path.open(newline="", encoding="utf-8", errors="strict") as stream:
-        try:
-            for row in file_format.read_rows(stream, path.name):
-                yield file_format.normalize(row, ingested_at)
-        except UnicodeDecodeError as error:
-            raise UnreadableReport(f"{path.name}: not UTF-8 text ({error.reason})") from error
+    with path.open("rb") as raw:
+        head = raw.read(4)
+        # A byte-order mark, or NULs in the first characters (UTF-16/32 without one).
+        if head.startswith(_WIDE_BOMS) or b"\x00" in head:
+            raise UnreadableReport(f"{path.name}: UTF-16 or UTF-32 text; save it as UTF-8")
+    # A byte that is not UTF-8 spoils its field only (read as U+FFFD): the row it is in
+    # may still be good, and a bad number or date is that row's dead letter.
+    with path.open(newline="", encoding="utf-8", errors="replace") as stream:
+        for row in file_format.read_rows(stream, path.name):
+            yield file_format.normalize(row, ingested_at)
 
 
 def ingest_files(

@@ -185,11 +185,9 @@ class ConveyDirectorySource:
         path = self._folder / report.report_id
         if not path.exists():
             raise ReportMissing(f"{report.report_id}: not in {self._folder}")
-        with path.open(newline="", encoding="utf-8") as stream:
-            try:
-                yield from read_rows(stream, report.report_id)
-            except UnicodeDecodeError as error:
-                raise UnreadableReport(f"{report.report_id}: not UTF-8 ({error.reason})") from error
+        # As `numguard ingest` reads files: a byte that is not UTF-8 spoils its field only.
+        with path.open(newline="", encoding="utf-8", errors="replace") as stream:
+            yield from read_rows(stream, report.report_id)
 
     normalize = staticmethod(convey_row)
 

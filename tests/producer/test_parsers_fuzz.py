@@ -70,10 +70,19 @@ def test_the_seeds_are_read_as_events(tmp_path: Path) -> None:
         assert any(isinstance(r, StateChange) for r in file_changes(path, FILE_FORMATS[feed], NOW))
 
 
-def test_utf16_and_latin1_files_are_unreadable_not_a_crash(tmp_path: Path) -> None:
+def test_utf16_files_are_unreadable_not_a_crash(tmp_path: Path) -> None:
     for feed, seed in SEEDS.items():
-        for encoded in (seed.decode().encode("utf-16"), "é".encode("latin-1") + seed):
+        for encoding in ("utf-16", "utf-16-be", "utf-32"):
             path = tmp_path / NAMES[feed]
-            path.write_bytes(encoded)
-            with pytest.raises(UnreadableReport):
+            path.write_bytes(seed.decode().encode(encoding))
+            with pytest.raises(UnreadableReport, match="save it as UTF-8"):
                 list(file_changes(path, FILE_FORMATS[feed], NOW))
+
+
+def test_a_byte_that_is_not_utf8_spoils_its_row_only(tmp_path: Path) -> None:
+    path = tmp_path / NAMES["convey"]
+    latin1 = "20255501\xe943,DEACTIVATE,2024-05-30T00:00Z,1,Cl\xe9ar\r\n".encode("latin-1")
+    path.write_bytes(SEEDS["convey"] + latin1 + b"12025550145,SUSPEND,2024-05-30T00:00Z,1,V\r\n")
+    results = list(file_changes(path, FILE_FORMATS["convey"], NOW))
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["StateChange", "Rejection", "StateChange"]
