@@ -27,9 +27,9 @@ DAY = date(2024, 3, 5)
 
 def answers(kind: str) -> tuple[dict[str, str], bytes]:
     if kind == "corrupt gzip":
-        packed = bytearray(gzip.compress(BODY))
-        packed[len(packed) // 2 : len(packed) // 2 + 16] = b"\x00" * 16
-        return {"Content-Encoding": "gzip", "Content-Length": str(len(packed))}, bytes(packed)
+        spoiled = bytearray(gzip.compress(BODY))
+        spoiled[len(spoiled) // 2 : len(spoiled) // 2 + 16] = b"\x00" * 16
+        return {"Content-Encoding": "gzip", "Content-Length": str(len(spoiled))}, bytes(spoiled)
     if kind == "cut off":  # announces the whole body, sends half, closes
         return {"Content-Length": str(len(BODY))}, BODY[: len(BODY) // 2]
     packed = gzip.compress(BODY)
