@@ -150,7 +150,8 @@ class StoreConsumer:
                 if (number := readable_number(record.key)) is not None:
                     # Fail closed: the event may be a deactivation. Held until redriven.
                     unreadable.append(Unreadable(number, record.topic, record.partition,
-                                                 record.offset, str(poison)))  # fmt: skip
+                                                 record.offset, str(poison),
+                                                 redriven_from(message)))  # fmt: skip
                 continue
             batch.append(Consumed(change, record.topic, record.partition, record.offset,
                                   redriven_from(message)))  # fmt: skip

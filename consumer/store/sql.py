@@ -105,6 +105,7 @@ class Unreadable:
     partition: int
     offset: int
     reason: str
+    replaces: str | None = None  # a redriven copy that failed again: the hold moves here
 
     @property
     def origin(self) -> str:
@@ -222,6 +223,7 @@ class SqlStore:
                     [(u.mdn, u.origin, storable(u.reason), now_ms) for u in unreadable],
                 )
             released = [(i.change.mdn, i.redriven_from) for i in batch if i.redriven_from]
+            released += [(u.mdn, u.replaces) for u in unreadable if u.replaces]
             if released:
                 cursor.executemany(
                     self._db.sql("DELETE FROM unreadable_events WHERE mdn = ? AND origin = ?"),

@@ -19,6 +19,7 @@ from numguard.core.kafka.topics import TopicNames
 from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import at, change
+from tests.support.commands import numguard
 from tests.support.events import publish, publish_raw
 from tests.support.topic_reader import read_committed
 
@@ -164,3 +165,39 @@ def test_a_deactivated_number_with_an_unreadable_event_stays_blocked(store: SqlS
     assert (decision.verdict, decision.reason) == ("block", "deactivated")
     consent_after = decide(number, store.state(number), at("2024-04-01"))
     assert (consent_after.verdict, consent_after.reason) == ("hold", "unreadable_event")
+
+
+def test_dlq_redrive_events_ends_the_hold_once_the_event_can_be_read(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    number = "+12025550179"
+    publish(kafka_bootstrap, topics.events, [change(EventType.DEACTIVATED, "2024-03-05",
+                                                    mdn=number)])  # fmt: skip
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    older = EventCodec()
+    older._by_fingerprint = {}  # as a numguard that does not know the writer's schema yet
+
+    def consume_with(codec: EventCodec) -> ConsumeSummary:
+        return StoreConsumer(consumer_config(kafka_bootstrap, group),
+                             idempotent_producer_config(kafka_bootstrap), topics, store,
+                             codec).run(until_idle=True)  # fmt: skip
+
+    def redrive() -> dict[str, int]:
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "NUMGUARD_TOPIC": topics.events}
+        result = numguard("dlq", "redrive", "--events", env=env)
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    assert consume_with(older).dead_lettered == 1
+    assert decide(number, store.state(number), None).reason == "unreadable_event"
+    assert redrive()["redriven"] == 1
+    # Still unreadable by this reader: the hold moves to the copy, one hold, not two.
+    assert consume_with(older).dead_lettered == 1
+    state = store.state(number)
+    assert state is not None and state.unreadable == 1
+    assert redrive()["redriven"] == 1  # the copy's dead letter; the first is done
+    assert consume_with(EventCodec()).applied == 1  # the upgraded reader
+    decision = decide(number, store.state(number), None)
+    assert (decision.verdict, decision.reason) == ("block", "deactivated")
+    assert store.numbers_by_state()["unreadable"] == 0
+    assert redrive()["redriven"] == 0  # nothing new

@@ -13,6 +13,7 @@ from numguard.consumer.crm.config import CrmConfig, CrmConfigError, load_config
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import DEFAULT_GROUP, CrmNotifier
 from numguard.consumer.crm.redrive import Redriver, redrive_group
+from numguard.consumer.store_redrive import REDRIVE_GROUP, EventRedriver
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.core.kafka.topics import ensure_crm_dead_letter_topic, ensure_topics
 from numguard.core.metrics import add_metrics_options, serve_metrics
@@ -102,8 +103,15 @@ exit status:
   1  some were dead-lettered again, or Kafka failed
   2  wrong usage, an unknown endpoint or an unusable configuration
 
+With --events: every message the store consumer dead-lettered on <topic>.dlq
+since the last such run (group numguard-store-redrive) goes back on the events
+topic with its key and the header numguard.redriven-from; the store, applying
+it, ends its number's hold (unreadable_event). Prints {{"read", "redriven",
+"passed_over"}}; exit 0 unless Kafka failed.
+
 examples:
   numguard dlq redrive --endpoint salesforce --config crm.toml
+  numguard dlq redrive --events
 
 {options.ENVIRONMENT_HELP}"""
 
@@ -146,16 +154,24 @@ def register_consume_crm(
 
 def register_dlq(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "dlq", help="work with the CRM dead-letter topic",
-        description="Work with <topic>.crm.dlq, the CRM deliveries that failed for good.",
+        "dlq", help="send dead-lettered events again (CRM deliveries, or the store's)",
+        description="Work with the dead-letter topics: <topic>.crm.dlq, the CRM deliveries "
+        "that failed for good, and <topic>.dlq, the messages the store could not read.",
     )  # fmt: skip
     which = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
     redrive = which.add_parser(
-        "redrive", help="send one endpoint's dead-lettered events again",
+        "redrive", help="send one endpoint's dead-lettered events again, or (--events) "
+        "put the store's unreadable messages back on the events topic",
         description=REDRIVE_DESCRIPTION, epilog=REDRIVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    redrive.add_argument("--endpoint", required=True, metavar="NAME", help="an endpoint's name")
+    which_letters = redrive.add_mutually_exclusive_group(required=True)
+    which_letters.add_argument("--endpoint", metavar="NAME", help="an endpoint's name")
+    which_letters.add_argument(
+        "--events", action="store_true",
+        help="the store consumer's dead letters on <topic>.dlq: each message back on the "
+        "events topic, marked with where it failed, so applying it ends its number's hold",
+    )  # fmt: skip
     _add_config_option(redrive)
     options.add_kafka_options(redrive)
     redrive.set_defaults(handler=run_redrive)
@@ -192,6 +208,8 @@ def run_consume_crm(args: argparse.Namespace) -> int:
 
 
 def run_redrive(args: argparse.Namespace) -> int:
+    if args.events:
+        return run_event_redrive(args)
     config = _load(args)
     endpoint = config.endpoint(args.endpoint)
     if endpoint is None:
@@ -209,3 +227,13 @@ def run_redrive(args: argparse.Namespace) -> int:
     summary = redriver.run(stop=stop_on_signals())
     print(json.dumps(summary.as_json()))
     return 1 if summary.dead_lettered_again else 0
+
+
+def run_event_redrive(args: argparse.Namespace) -> int:
+    bootstrap = options.bootstrap_servers(args)
+    names = options.topic_names(args)
+    summary = EventRedriver(
+        consumer_config(bootstrap, REDRIVE_GROUP), idempotent_producer_config(bootstrap), names
+    ).run()
+    print(json.dumps(summary.as_json()))
+    return 0
