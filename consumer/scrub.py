@@ -9,10 +9,12 @@ only ever makes a decision stricter.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from itertools import islice
 from typing import TextIO
 
@@ -22,7 +24,15 @@ from numguard.core.phone import InvalidNumber, normalize
 from numguard.core.times import parse_date_or_time
 
 CHUNK_ROWS = 2000
-ADDED_COLUMNS = ("numguard_decision", "numguard_reason", "numguard_new_mdn")
+ADDED_COLUMNS = (
+    "numguard_decision", "numguard_reason", "numguard_new_mdn", "numguard_deactivated_on",
+)  # fmt: skip
+# Dates as US exports write them, after ISO 8601: a time without a zone is read as UTC,
+# which is earlier than any US clock's reading, so a consent never counts too soon.
+US_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p",
+              "%m/%d/%Y %I:%M:%S %p")  # fmt: skip
+# A number a spreadsheet turned into a float: 16195550788.0, 1.6195550788E10.
+_SPREADSHEET_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE]\+?[0-9]+)?")
 INVALID = "invalid"
 
 
@@ -36,6 +46,11 @@ class ScrubSummary:
     decisions: Counter[str] = field(default_factory=Counter)
     unparseable_numbers: int = 0
     unparseable_consents: int = 0
+    unreadable_rows: int = 0  # rows with a number or a consent date that could not be read
+
+    @property
+    def unreadable_share(self) -> float:
+        return self.unreadable_rows / self.rows if self.rows else 0.0
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -58,6 +73,7 @@ def scrub(
     consent_column: str | None = None,
     on_progress: Callable[[ScrubSummary], None] | None = None,
     day_zone: tzinfo = CONSENT_DAY_ZONE,
+    consent_format: str | None = None,
 ) -> ScrubSummary:
     reader = csv.DictReader(source)
     columns = reader.fieldnames or []
@@ -71,24 +87,25 @@ def scrub(
     for chunk in _chunks(reader):
         numbers: list[str | None] = []
         for row in chunk:
-            try:
-                numbers.append(normalize(row[number_column] or ""))
-            except InvalidNumber:
-                numbers.append(None)
+            numbers.append(contact_number(row[number_column] or ""))
         states = store.states(sorted({n for n in numbers if n}))
         for row, mdn in zip(chunk, numbers, strict=True):
             summary.rows += 1
             if mdn is None:
                 summary.unparseable_numbers += 1
-                row.update(
-                    dict(zip(ADDED_COLUMNS, (INVALID, "unparseable_number", ""), strict=True))
-                )
+                summary.unreadable_rows += 1
+                row.update(dict(zip(ADDED_COLUMNS, (INVALID, "unparseable_number", "", ""),
+                                    strict=True)))  # fmt: skip
             else:
-                consent = _consent(row, consent_column, summary)
+                consent = _consent(row, consent_column, consent_format, summary)
                 decision = decide(mdn, states.get(mdn), consent, day_zone)
                 summary.decisions[decision.verdict.value] += 1
+                deactivated_on = (
+                    decision.deactivated_on.isoformat() if decision.deactivated_on else ""
+                )
                 row.update(dict(zip(ADDED_COLUMNS, (
-                    decision.verdict.value, decision.reason.value, decision.new_mdn or ""
+                    decision.verdict.value, decision.reason.value, decision.new_mdn or "",
+                    deactivated_on,
                 ), strict=True)))  # fmt: skip
             writer.writerow(row)
         if on_progress is not None:
@@ -96,12 +113,60 @@ def scrub(
     return summary
 
 
-def _consent(row: dict[str, str], column: str | None, summary: ScrubSummary) -> Consent | None:
+def contact_number(text: str) -> str | None:
+    """The contact's number as E.164, or None. A number a spreadsheet wrote as a float
+    is read when it is a whole number (16195550788.0), never rounded into one."""
+    stripped = text.strip()
+    if _SPREADSHEET_NUMBER.fullmatch(stripped) and not stripped.isdigit():
+        value = Decimal(stripped)
+        if value != value.to_integral_value():
+            return None
+        whole = str(int(value))
+        mantissa = stripped.lower().partition("e")[0].replace(".", "").lstrip("0")
+        if "e" in stripped.lower() and len(mantissa) < len(whole):
+            return None  # 1.62E10: digits the spreadsheet rounded away; never guessed
+        stripped = whole
+    try:
+        return normalize(stripped)
+    except InvalidNumber:
+        return None
+
+
+def consent_of(text: str, consent_format: str | None = None) -> Consent:
+    """A consent date or time: `consent_format` (strptime) if given, ISO 8601, or a US
+    date (MM/DD/YYYY, with an optional time). Raises ValueError."""
+    if consent_format:
+        try:
+            return _utc(datetime.strptime(text, consent_format), consent_format)
+        except ValueError:
+            pass  # the usual formats may still read it
+    try:
+        return parse_date_or_time(text)
+    except ValueError:
+        pass
+    for us_format in US_FORMATS:
+        try:
+            return _utc(datetime.strptime(text, us_format), us_format)
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date or time numguard reads")
+
+
+def _utc(moment: datetime, used_format: str) -> Consent:
+    if not any(code in used_format for code in ("%H", "%I", "%M", "%S")):
+        return moment.date()  # a date: compared by date
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _consent(
+    row: dict[str, str], column: str | None, consent_format: str | None, summary: ScrubSummary
+) -> Consent | None:
     text = (row.get(column) or "").strip() if column else ""
     if not text:
         return None
     try:
-        return parse_date_or_time(text)
+        return consent_of(text, consent_format)
     except ValueError:
         summary.unparseable_consents += 1
+        summary.unreadable_rows += 1
         return None

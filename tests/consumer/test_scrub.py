@@ -49,7 +49,9 @@ def test_every_row_comes_back_with_its_decision_and_the_summary_adds_up(
     out = tmp_path / "scrubbed.csv"
     result = scrub(store_url, str(contacts), "--number-column", "phone",
                    "--consent-column", "opted_in", "-o", str(out), "--json")  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    # Written whole, but 2 of 7 rows could not be read: more than the default 1%.
+    assert result.returncode == 3, result.stderr
+    assert "2 of 7 rows (28.6%)" in result.stderr.strip().splitlines()[-1]
     rows = list(csv.DictReader(out.open()))
     got = [(r["name"], r["numguard_decision"], r["numguard_reason"]) for r in rows]
     assert got == [
@@ -62,6 +64,9 @@ def test_every_row_comes_back_with_its_decision_and_the_summary_adds_up(
         ("Gil", "allow", "no_record"),
     ]
     assert rows[4]["numguard_new_mdn"] == "+12025550199"
+    assert [r["numguard_deactivated_on"] for r in rows] == [
+        "2024-03-05", "2024-03-05", "2024-03-05", "", "2024-03-05", "", ""
+    ]  # fmt: skip
     assert rows[0]["opted_in"] == "2024-01-01T00:00:00Z"  # the input columns are kept
     assert json.loads(result.stdout) == {
         "rows": 7, "allow": 2, "hold": 1, "block": 3, "unparseable_numbers": 1,
@@ -122,3 +127,32 @@ def test_an_evening_opt_in_on_the_deactivation_date_is_void_unless_the_zone_says
                 "--consent-day-zone", "Mars/Olympus")  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("numguard: error: --consent-day-zone")
+
+
+def test_us_dates_spreadsheet_numbers_and_a_given_format_are_read(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    """Issue 11, case 9: a quarter of a realistic export was read as "no consent date"."""
+    seed(store)  # +12025550101 deactivated 2024-03-05
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "name,phone,opted_in\n"
+        "Us,12025550101,03/06/2024\n"  # after the deactivation date: counts
+        "Usb,12025550101,03/05/2024 11:45 PM\n"  # that evening: void
+        "Xl,12025550101.0,03/06/2024\n"  # a spreadsheet float
+        "Sci,1.2025550101E10,03/06/2024\n"
+        "Lost,1.2E10,03/06/2024\n"  # digits rounded away: never guessed
+    )
+    out = tmp_path / "o.csv"
+    result = scrub(store_url, str(contacts), "--number-column", "phone", "--consent-column",
+                   "opted_in", "-o", str(out), "--max-unparseable", "50%")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    got = [(r["name"], r["numguard_decision"]) for r in csv.DictReader(out.open())]
+    assert got == [("Us", "allow"), ("Usb", "block"), ("Xl", "allow"), ("Sci", "allow"),
+                   ("Lost", "invalid")]  # fmt: skip
+    european = tmp_path / "eu.csv"
+    european.write_text("phone,opted_in\n12025550101,06.03.2024\n12025550101,05.03.2024\n")
+    result = scrub(store_url, str(european), "--number-column", "phone", "--consent-column",
+                   "opted_in", "-o", str(out), "--consent-format", "%d.%m.%Y")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [r["numguard_decision"] for r in csv.DictReader(out.open())] == ["allow", "block"]
