@@ -57,10 +57,10 @@ def test_no_secret_is_written_into_the_file() -> None:
 
 
 def test_the_mounted_crm_configuration_loads_with_the_compose_environment() -> None:
-    from numguard.consumer.crm.config import load_config
+    from numguard.cli.config import load_crm
 
     environment = {"CRM_WEBHOOK_SECRET": "s", "NUMGUARD_CRM_CRM_URL": "https://crm.example/h"}
-    (endpoint,) = load_config(ROOT / "deploy" / "crm.toml", environment).endpoints
+    (endpoint,) = load_crm(ROOT / "deploy" / "crm.toml", environ=environment).endpoints
     assert (endpoint.name, endpoint.url, endpoint.secret) == ("crm", "https://crm.example/h", "s")
     service = COMPOSE["services"]["crm-notifier"]
     assert set(environment) <= set(service["environment"])

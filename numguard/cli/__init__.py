@@ -92,15 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure(args.log_level, args.log_format)
     try:
-        if args.config is not None and args.command != "config":
-            document = config.load(Path(args.config))
-            config.apply(document, args)
-            set_client_settings(config.client_settings(document))
-            for secret in config.secret_values(document):
+        if args.command != "config":
+            path = Path(args.config) if args.config is not None else None
+            settings = config.load(path, with_crm=args.command in ("consume", "dlq"))
+            config.apply(settings, args)
+            args.settings = settings  # the CRM commands read its [crm] section
+            set_client_settings(config.client_settings(settings))
+            for secret in config.secret_values(settings):
                 logs.redact(secret)
-            for where in config.inline_secrets(document):
+            for where in config.inline_secrets(settings):
                 log.warning("%s: %s", where, config.INLINE_SECRET)
-        config.unwrap_defaults(args)
         return int(args.handler(args))
     except UsageError as error:
         parser.exit(2, f"numguard: error: {error}\n")

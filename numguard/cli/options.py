@@ -6,12 +6,9 @@ import argparse
 import os
 from datetime import tzinfo
 
-from numguard.cli.config import Default
+from numguard.cli.config.model import DEFAULT_CONSENT_DAY_ZONE, DEFAULT_STORE, DEFAULT_TOPIC
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.times import parse_zone
-
-DEFAULT_TOPIC = "numguard.number-state"
-DEFAULT_STORE = "sqlite:///numguard.sqlite3"
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -39,7 +36,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--topic",
-        default=os.environ.get("NUMGUARD_TOPIC") or Default(DEFAULT_TOPIC),
+        default=os.environ.get("NUMGUARD_TOPIC"),
         help=f"events topic (env NUMGUARD_TOPIC; default {DEFAULT_TOPIC})",
     )
     group.add_argument(
@@ -55,12 +52,11 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        default=os.environ.get("NUMGUARD_STORE_URL") or Default(DEFAULT_STORE),
+        default=os.environ.get("NUMGUARD_STORE_URL"),
         help=f"suppression store (env NUMGUARD_STORE_URL; default {DEFAULT_STORE})",
     )
 
 
-DEFAULT_CONSENT_DAY_ZONE = "UTC-11"
 CONSENT_DAY_ZONE_HELP = (
     "where a consent given as a moment starts to count: from the start of the day after "
     "the deactivation date in this zone (env NUMGUARD_CONSENT_DAY_ZONE; default "
@@ -74,7 +70,7 @@ CONSENT_DAY_ZONE_HELP = (
 def add_consent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent-day-zone", metavar="ZONE",
-        default=os.environ.get("NUMGUARD_CONSENT_DAY_ZONE") or Default(DEFAULT_CONSENT_DAY_ZONE),
+        default=os.environ.get("NUMGUARD_CONSENT_DAY_ZONE"),
         help=CONSENT_DAY_ZONE_HELP,
     )  # fmt: skip
 

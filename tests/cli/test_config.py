@@ -9,6 +9,7 @@ import pytest
 
 from numguard.cli import config
 from numguard.cli.commands.config import EXAMPLE
+from numguard.cli.config.model import NumguardConfig
 from tests.support.commands import numguard as run_numguard
 
 
@@ -25,7 +26,8 @@ def test_the_example_is_valid_once_its_secrets_are_in_the_environment(tmp_path: 
     assert (
         "serve.token_env: the environment variable NUMGUARD_API_TOKEN is not set" in missing.stdout
     )
-    assert "kafka.client_secret_env.sasl.password: KAFKA_SASL_PASSWORD is not set" in missing.stdout
+    unset = "the environment variable KAFKA_SASL_PASSWORD is not set"
+    assert f"kafka.client_secret_env.sasl.password: {unset}" in missing.stdout
     env = {"NUMGUARD_API_TOKEN": "t", "KAFKA_SASL_PASSWORD": "p"}
     ok = numguard("config", "check", str(path), env=env)
     assert ok.returncode == 0, ok.stdout
@@ -42,11 +44,11 @@ def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path: Path) -> 
     result = numguard("config", "check", str(path))
     assert result.returncode == 1
     assert result.stdout.splitlines()[1:] == [
-        "  kafka.bootstrap_servers: expected str, got int 5",
-        "  kafka.topik: unknown key",
-        "  produce.lookback_days: expected int, got str '7'",
-        "  sources.twilio.auth_token_env: the environment variable NOT_SET_ANYWHERE is not set",
+        "  kafka.bootstrap_servers: expected a string, got int 5",
         '  kafka.client: No such configuration property: "no.such.property"',
+        "  kafka.topik: unknown key",
+        "  sources.twilio.auth_token_env: the environment variable NOT_SET_ANYWHERE is not set",
+        "  produce.lookback_days: expected an integer, got str '7'",
     ]
 
 
@@ -91,7 +93,7 @@ def test_client_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret-value")
     secret_env = {"sasl.password": "KAFKA_SASL_PASSWORD"}
     document = {"kafka": {"client": {"sasl.username": "u"}, "client_secret_env": secret_env}}
-    assert config.client_settings(document) == {
+    assert config.client_settings(NumguardConfig.model_validate(document)) == {
         "sasl.username": "u", "sasl.password": "s3cret-value"
     }  # fmt: skip
     assert "s3cret-value" not in EXAMPLE
@@ -114,23 +116,86 @@ def test_only_secret_values_are_redacted_from_logs(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret-value")
     document = {"kafka": {
         "client": {"sasl.username": "numguard", "security.protocol": "SASL_SSL",
-                   "ssl.ca.location": "/etc/numguard/ca.pem", "ssl.key.password": "inline-pw"},
+                   "sasl.mechanism": "PLAIN",
+                   "client.id": "/srv/numguard/producer", "ssl.key.password": "inline-pw"},
         "client_secret_env": {"sasl.password": "KAFKA_SASL_PASSWORD"},
     }}  # fmt: skip
-    assert sorted(config.secret_values(document)) == ["inline-pw", "s3cret-value"]
-    assert config.secret_values({}) == []
+    assert sorted(config.secret_values(NumguardConfig.model_validate(document))) == [
+        "inline-pw",
+        "s3cret-value",
+    ]
+    assert config.secret_values(NumguardConfig()) == []
 
 
 def test_the_consent_day_zone_comes_from_the_file_under_env_and_flag(tmp_path: Path) -> None:
     path = tmp_path / "numguard.toml"
     path.write_text('[rules]\nconsent_day_zone = "Mars/Olympus"\n')
-    assert numguard("config", "check", str(path)).returncode == 0
-    from_file = numguard("--config", str(path), "check", "2025550100")
-    assert from_file.returncode == 2
-    assert "--consent-day-zone: 'Mars/Olympus' is not a time zone" in from_file.stderr
+    checked = numguard("config", "check", str(path))
+    assert checked.returncode == 1
+    assert "  rules.consent_day_zone: 'Mars/Olympus' is not a time zone" in checked.stdout
+    path.write_text('[rules]\nconsent_day_zone = "America/New_York"\n')
     env = {"NUMGUARD_CONSENT_DAY_ZONE": "Venus/Maxwell"}
     from_env = numguard("--config", str(path), "check", "2025550100", env=env)
-    assert "'Venus/Maxwell' is not a time zone" in from_env.stderr
+    assert from_env.returncode == 2
+    assert "--consent-day-zone: 'Venus/Maxwell' is not a time zone" in from_env.stderr
     flag = numguard("--config", str(path), "check", "2025550100", "--consent-day-zone", "UTC",
                     env=env)  # fmt: skip
     assert "no store at" in flag.stderr  # the zone was fine: it got as far as the store
+
+
+INLINE_CRM = """\
+[serve]
+port = 8081
+[crm.notifier]
+max_pending_per_partition = 20
+[[crm.endpoints]]
+name = "hub"
+url = "https://hub.example.com/in"
+secret_env = "HUB_SECRET"
+"""
+
+
+def test_crm_endpoints_in_the_main_file_are_one_model_with_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text(INLINE_CRM)
+    # A command that sends no webhook does not need the CRM's secrets...
+    settings = config.load(path, {})
+    assert settings.serve.port == 8081
+    # ...the CRM commands resolve them, with the environment over the section.
+    environ = {"HUB_SECRET": "hub-s3cret", "NUMGUARD_CRM_HUB_MAX_ATTEMPTS": "3"}
+    crm = config.load_crm(None, settings, environ)
+    (hub,) = crm.endpoints
+    assert (hub.url, hub.secret, hub.max_attempts) == (
+        "https://hub.example.com/in",
+        "hub-s3cret",
+        3,
+    )
+    assert crm.notifier.max_pending_per_partition == 20
+    with pytest.raises(config.ConfigError) as raised:
+        config.load_crm(None, settings, {})
+    assert raised.value.problems == [
+        "endpoints.hub.secret_env: the environment variable HUB_SECRET is not set"
+    ]
+
+
+def test_config_check_reports_crm_problems_in_the_main_file(tmp_path: Path) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text(INLINE_CRM.replace("max_pending_per_partition = 20", "max_pending = 20"))
+    result = numguard("config", "check", str(path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1:] == [
+        "  crm.notifier.max_pending: unknown key",
+        "  crm.endpoints.hub.secret_env: the environment variable HUB_SECRET is not set",
+    ]
+
+
+def test_out_of_range_values_are_refused_with_their_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text("[produce]\nlookback_days = 0\ninterval_seconds = -5\nmetrics_port = 70000\n")
+    with pytest.raises(config.ConfigError) as raised:
+        config.load(path, {})
+    assert raised.value.problems == [
+        "produce.interval_seconds: must be greater than 0, got -5",
+        "produce.lookback_days: must be at least 1, got 0",
+        "produce.metrics_port: must be at most 65535, got 70000",
+    ]

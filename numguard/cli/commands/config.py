@@ -98,17 +98,15 @@ def run_check(args: argparse.Namespace) -> int:
         print("numguard: error: give a file, --config FILE or NUMGUARD_CONFIG", file=sys.stderr)
         return 2
     try:
-        document = config.load(Path(path))
+        settings = config.load(Path(path), with_crm=True)
     except config.ConfigError as error:
         print(f"{path}: {len(error.problems)} problem(s)")
         for problem in error.problems:
             print(f"  {problem}")
         return 1
-    settings = sum(1 for _ in config.flatten(document))
-    warnings = config.inline_secrets(document)
-    print(
-        f"{path}: ok ({settings} settings)" + (f", {len(warnings)} warning(s)" if warnings else "")
-    )
+    count = config.settings_count(settings)
+    warnings = config.inline_secrets(settings)
+    print(f"{path}: ok ({count} settings)" + (f", {len(warnings)} warning(s)" if warnings else ""))
     for where in warnings:
         print(f"  warning: {where}: {config.INLINE_SECRET}")
     return 0

@@ -9,7 +9,6 @@ import os
 
 from numguard.cli import options
 from numguard.cli.commands.crm import register_consume_crm
-from numguard.cli.config import Default
 from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.store import open_store
 from numguard.consumer.store_consumer import DEFAULT_BATCH_SIZE, DEFAULT_GROUP, StoreConsumer
@@ -65,9 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="exit once caught up with the end of every assigned partition (cron, replays)",
     )
-    store.add_argument(
-        "--group", default=Default(DEFAULT_GROUP), help=f"consumer group (default {DEFAULT_GROUP})"
-    )
+    store.add_argument("--group", default=None, help=f"consumer group (default {DEFAULT_GROUP})")
     store.add_argument(
         "--instance-id",
         metavar="ID",

@@ -8,8 +8,9 @@ import logging
 import os
 from pathlib import Path
 
+from numguard.cli import config as configuration
 from numguard.cli import options
-from numguard.consumer.crm.config import CrmConfig, CrmConfigError, load_config
+from numguard.consumer.crm.config import CrmConfig
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import DEFAULT_GROUP, CrmNotifier
 from numguard.consumer.crm.redrive import Redriver, redrive_group
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 CONFIG_ENV = "NUMGUARD_CRM_CONFIG"
 
 CONFIG_HELP = f"""\
-configuration file (--config FILE or {CONFIG_ENV}), TOML:
+configuration: its own TOML file (--config FILE, {CONFIG_ENV}, or crm.config in
+the main file), else the [crm] section of the main file ([crm.notifier],
+[[crm.endpoints]]), else the environment alone. The file's tables:
   [notifier]
   max_pending_per_partition = 1000  # pause a partition with this many undelivered events
   shutdown_grace_seconds = 10       # SIGTERM: time in-flight deliveries get to finish
@@ -180,9 +183,9 @@ def register_dlq(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 def _load(args: argparse.Namespace) -> CrmConfig:
     path = Path(args.crm_config) if args.crm_config else None
     try:
-        return load_config(path)
-    except CrmConfigError as error:
-        # Exit 2 with every problem, one a line; the lead's cli maps UsageError to exit 2.
+        return configuration.load_crm(path, getattr(args, "settings", None))
+    except configuration.ConfigError as error:
+        # Exit 2 with every problem, one a line; the cli maps UsageError to exit 2.
         problems = "\n  ".join(error.problems)
         raise options.UsageError(f"{path or 'CRM configuration'}:\n  {problems}") from None
 

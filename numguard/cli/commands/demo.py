@@ -191,7 +191,7 @@ def notify_crm(bootstrap: str, names: TopicNames) -> int:
         ensure_crm_dead_letter_topic(base_config(bootstrap), names)
         summary = CrmNotifier(
             consumer_config(bootstrap, "numguard-demo-crm"), idempotent_producer_config(bootstrap),
-            names, CrmConfig((endpoint,)), EventCodec(), CrmMetrics(),
+            names, CrmConfig(endpoints=(endpoint,)), EventCodec(), CrmMetrics(),
         ).run(until_idle=True)  # fmt: skip
         by_type = ", ".join(f"{k.lower()} {v}" for k, v in sorted(sink.received.items()))
         print(

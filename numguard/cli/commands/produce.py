@@ -12,7 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from numguard.cli import options
-from numguard.cli.config import Default
+from numguard.cli.config.model import (
+    DEFAULT_CADENCE_HOURS,
+    DEFAULT_INTERVAL_SECONDS,
+    DEFAULT_LOOKBACK_DAYS,
+)
 from numguard.core import logs
 from numguard.core.kafka.clients import base_config, transactional_producer_config
 from numguard.core.kafka.topics import ensure_topics
@@ -29,9 +33,6 @@ from numguard.schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_SECONDS = 3600
-DEFAULT_LOOKBACK_DAYS = 14
-DEFAULT_CADENCE_HOURS = 24.0
 
 DESCRIPTION = """\
 Poll every configured carrier feed and publish each state change once.
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Infobip Number Activation State API, e.g. https://xxxxx.api.infobip.com",
     )  # fmt: skip
     feeds.add_argument(
-        "--infobip-key-env", metavar="NAME", default=Default("INFOBIP_API_KEY"),
+        "--infobip-key-env", metavar="NAME", default=None,
         help="environment variable holding the Infobip API key (default INFOBIP_API_KEY)",
     )  # fmt: skip
     feeds.add_argument(
@@ -105,27 +106,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Twilio-style Deactivations API, e.g. https://messaging.twilio.com",
     )  # fmt: skip
     feeds.add_argument(
-        "--twilio-sid-env", metavar="NAME", default=Default("TWILIO_ACCOUNT_SID"),
+        "--twilio-sid-env", metavar="NAME", default=None,
         help="environment variable holding the account SID (default TWILIO_ACCOUNT_SID)",
     )  # fmt: skip
     feeds.add_argument(
-        "--twilio-token-env", metavar="NAME", default=Default("TWILIO_AUTH_TOKEN"),
+        "--twilio-token-env", metavar="NAME", default=None,
         help="environment variable holding the auth token (default TWILIO_AUTH_TOKEN)",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
     schedule.add_argument(
-        "--interval", type=float, default=Default(DEFAULT_INTERVAL_SECONDS), metavar="SECONDS",
+        "--interval", type=float, default=None, metavar="SECONDS",
         help=f"time between polls (default {DEFAULT_INTERVAL_SECONDS})",
     )  # fmt: skip
     schedule.add_argument(
-        "--expected-cadence-hours", type=float, default=Default(DEFAULT_CADENCE_HOURS), metavar="H",
+        "--expected-cadence-hours", type=float, default=None, metavar="H",
         help="how often each source should publish a new report, exported as "
         "numguard_source_expected_cadence_seconds for the stale-feed alert "
         f"(default {DEFAULT_CADENCE_HOURS:g}: daily feeds)",
     )  # fmt: skip
     schedule.add_argument(
-        "--lookback-days", type=int, default=Default(DEFAULT_LOOKBACK_DAYS), metavar="N",
+        "--lookback-days", type=int, default=None, metavar="N",
         help="daily feeds: fetch unpublished days up to N days back "
         f"(default {DEFAULT_LOOKBACK_DAYS})",
     )  # fmt: skip

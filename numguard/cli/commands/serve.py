@@ -8,7 +8,7 @@ import os
 import threading
 
 from numguard.cli import options
-from numguard.cli.config import Default
+from numguard.cli.config.model import DEFAULT_PORT, DEFAULT_TOKEN_ENV
 from numguard.consumer.api.pool import StorePool
 from numguard.consumer.api.server import MAX_BATCH_ITEMS, StoreApiServer
 from numguard.core import logs
@@ -16,8 +16,6 @@ from numguard.core.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 8080
-DEFAULT_TOKEN_ENV = "NUMGUARD_API_TOKEN"
 DEFAULT_POOL_SIZE = 8
 
 DESCRIPTION = f"""\
@@ -59,11 +57,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--port",
         type=int,
-        default=Default(DEFAULT_PORT),
+        default=None,
         help=f"port (default {DEFAULT_PORT}; 0: any free)",
     )
     parser.add_argument(
-        "--token-env", default=Default(DEFAULT_TOKEN_ENV), metavar="NAME",
+        "--token-env", default=None, metavar="NAME",
         help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
     )  # fmt: skip
     parser.add_argument(

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,9 @@ from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaPartition
 from prometheus_client import CollectorRegistry
 
-from numguard.consumer.crm.config import CrmConfig, Endpoint, NotifierSettings
+from numguard.consumer.crm.config import Backoff, CrmConfig, Endpoint, NotifierSettings
 from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.consumer.crm.notifier import CrmNotifier
-from numguard.consumer.crm.settings import Backoff
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.core.kafka.records import Record, read
 from numguard.core.kafka.topics import TopicNames, ensure_crm_dead_letter_topic
@@ -166,7 +165,12 @@ def endpoint(name: str, url: str, **overrides: Any) -> Endpoint:
 
 
 def crm_config(*endpoints: Endpoint, max_pending: int = 100, grace: float = 5.0) -> CrmConfig:
-    return CrmConfig(tuple(endpoints), NotifierSettings(max_pending, grace))
+    return CrmConfig(
+        endpoints=tuple(endpoints),
+        notifier=NotifierSettings(
+            max_pending_per_partition=max_pending, shutdown_grace_seconds=grace
+        ),
+    )
 
 
 def numbers(count: int, start: int = 0) -> list[str]:
@@ -236,7 +240,8 @@ def group_name() -> str:
 
 
 def with_settings(config: CrmConfig, **notifier: Any) -> CrmConfig:
-    return replace(config, notifier=replace(config.notifier, **notifier))
+    notifier_settings = config.notifier.model_copy(update=notifier)
+    return config.model_copy(update={"notifier": notifier_settings})
 
 
 def write_config(folder: Path, url: str, **notifier: Any) -> Path:
