@@ -3,6 +3,7 @@
     python -m bench                 # codec, normalize, store (fast: about a minute)
     python -m bench --rows 5000000  # streaming memory with a 5M-row file too
     python -m bench --kafka         # ingest into Kafka (local broker, or KAFKA_BOOTSTRAP_SERVERS)
+    python -m bench --api           # the check API under load (bombardier), beside its ceilings
 
 Each line: what was measured, its rate, and a ratio where one explains it.
 """
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from bench.api import bench_api
 from numguard.consumer.store import Consumed, open_store
 from numguard.producer.normalize import convey_row
 from numguard.producer.sources import convey
@@ -188,6 +190,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000, help="events for codec and store")
     parser.add_argument("--store", default=None, help="also a PostgreSQL store URL")
     parser.add_argument("--kafka", action="store_true", help="also ingest into Kafka")
+    parser.add_argument("--api", action="store_true", help="also the check API under load")
+    parser.add_argument("--api-numbers", type=int, default=1_000_000, help="numbers in its store")
+    parser.add_argument("--api-workers", type=int, default=1, help="serve --workers")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--normalize-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,6 +210,8 @@ def main() -> None:
             results |= bench_store(args.store, args.events, 2000)
         if args.kafka:
             results |= bench_kafka_ingest(folder, args.rows)
+        if args.api:
+            results |= bench_api(folder, args.api_numbers, args.api_workers)
     if args.json:
         print(json.dumps(results, indent=2))
         return

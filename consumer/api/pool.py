@@ -1,16 +1,25 @@
-"""A bounded pool of store connections for the API's request threads."""
+"""A bounded pool of store connections for the API.
+
+SQLite answers from the page cache in microseconds, so its lookups run on the event
+loop: a hop to a thread would cost more than the lookup. PostgreSQL is a network
+round trip, so its lookups run on at most `size` threads, each with its connection.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+import anyio
 
 from numguard.consumer.store import SqlStore, open_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StorePool:
@@ -18,8 +27,11 @@ class StorePool:
         self._url = url
         self._idle: queue.LifoQueue[SqlStore] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
-        # Open one now: a missing store fails at start-up, not on the first request.
-        self._idle.put(open_store(url, create=False))
+        self._threads = anyio.CapacityLimiter(size)
+        # Open one now: a missing or foreign store fails at start-up, not on a request.
+        first = open_store(url, create=False)
+        self.backend = first.backend
+        self._idle.put(first)
 
     @contextmanager
     def store(self) -> Iterator[SqlStore]:
@@ -36,10 +48,16 @@ class StorePool:
                 raise
             self._idle.put(store)
 
-    @property
-    def backend(self) -> str:
+    async def run(self, work: Callable[[SqlStore], T]) -> T:
+        """`work` with a store: on the loop for SQLite, on a pool thread otherwise."""
+        if self.backend == "sqlite":
+            with self.store() as store:
+                return work(store)
+        return await anyio.to_thread.run_sync(self._with_store, work, limiter=self._threads)
+
+    def _with_store(self, work: Callable[[SqlStore], T]) -> T:
         with self.store() as store:
-            return store.backend
+            return work(store)
 
     def close(self) -> None:
         while True:

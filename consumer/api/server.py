@@ -1,218 +1,144 @@
-"""The HTTP server behind `numguard serve`.
+"""`numguard serve` on Granian: the HTTP server (hyper's HTTP/1.1 parser, in Rust) in
+front of the ASGI application (app.py), in worker processes.
 
-Routes: GET /v1/numbers/{number}, POST /v1/check, GET /v1/numbers/{number}/history,
-/healthz, /metrics and /openapi.json. /v1/ needs `Authorization: Bearer <token>`
-when a token is configured. Request logs name the route, never the number.
+The command line checks everything first (the store opens, the token rule holds),
+then passes the worker its settings through the environment (NUMGUARD_SERVE_SETTINGS,
+JSON; the token itself stays in its own variable) and the factory builds the app.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import re
+import os
+import socket
+import threading
 import time
-from datetime import tzinfo
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from fastapi import FastAPI
+from granian.constants import Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server import Server
+from prometheus_client import CollectorRegistry
 
-from numguard.consumer.api.openapi import document
+from numguard.consumer.api.app import ApiSettings, create_app
 from numguard.consumer.api.pool import StorePool
-from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Consent, decide
-from numguard.core.phone import InvalidNumber, normalize
-from numguard.core.times import parse_date_or_time
+from numguard.core import logs
+from numguard.core.times import parse_zone
 
-MAX_BATCH_ITEMS = 10_000
-MAX_BODY_BYTES = 4 * 1024 * 1024
-_NUMBER_ROUTE = re.compile(r"/v1/numbers/([^/]+)(/history)?")
-
-
-class ApiError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+SETTINGS_ENV = "NUMGUARD_SERVE_SETTINGS"
+WORKER_START_SECONDS = 60
+# A client has this long to send a request's headers, on a new or a kept-alive
+# connection; then the connection is closed (slow or idle clients hold no worker).
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+# Requests a worker handles at once; more wait in the listen backlog.
+DEFAULT_MAX_IN_FLIGHT = 256
 
 
-class ApiMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "numguard_api_requests", "HTTP requests answered, by route and status code",
-            ["route", "code"], registry=registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "numguard_api_request_duration_seconds", "Time to answer a request, by route",
-            ["route"], registry=registry,
-        )  # fmt: skip
-        self.decisions = Counter(
-            "numguard_api_decisions", "Decisions given, by decision", ["decision"],
-            registry=registry,
-        )  # fmt: skip
-
-
-class StoreApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        pool: StorePool,
-        token: str | None,
-        day_zone: tzinfo = CONSENT_DAY_ZONE,
-    ) -> None:
-        super().__init__(address, _Handler)
-        self.pool = pool
-        self.token = token
-        self.day_zone = day_zone
-        self.registry = CollectorRegistry()
-        self.metrics = ApiMetrics(self.registry)
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str
+    port: int
+    store_url: str
+    token_env: str
+    day_zone: str
+    pool_size: int
+    workers: int = 1
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    log_level: str = "info"
+    log_format: str = "text"
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
-def _number(text: str) -> str:
-    try:
-        return normalize(unquote(text))
-    except InvalidNumber as error:
-        raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from error
+def serve(settings: ServeSettings, on_start: Callable[[str], None]) -> None:
+    """Run until SIGTERM or SIGINT; `on_start(url)` once the socket listens."""
+    if settings.port == 0:
+        settings = ServeSettings(**{**asdict(settings), "port": _free_port(settings.host)})
+    os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+    server = Server(
+        "numguard.consumer.api.server:app_from_environment",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop=Loops.asyncio,
+        backpressure=settings.max_in_flight,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_timeout_seconds * 1000)
+        ),
+        websockets=False,
+        log_level=LogLevels(settings.log_level),
+        log_access=False,  # the access log would hold the path, and the path a number
+        log_dictconfig=_GRANIAN_LOGS_TO_OURS,
+    )
+    ready = threading.Thread(
+        target=_announce_when_accepting, args=(settings, on_start), daemon=True
+    )
+    server.on_startup(ready.start)
+    server.serve()
 
 
-def _consent(text: str | None) -> Consent | None:
-    if not text:
-        return None
-    try:
-        return parse_date_or_time(text)
-    except ValueError as error:
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"consented_at {text!r} is not ISO 8601") from error
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: StoreApiServer
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self._answer("GET")
-
-    def do_POST(self) -> None:
-        self._answer("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the path holds a phone number. _answer logs the route instead."""
-
-    def _answer(self, method: str) -> None:
-        started = time.perf_counter()
-        url = urlsplit(self.path)
-        route = "unknown"
+def _announce_when_accepting(settings: ServeSettings, on_start: Callable[[str], None]) -> None:
+    """Each worker binds the port itself (SO_REUSEPORT): it serves once one accepts."""
+    deadline = time.monotonic() + WORKER_START_SECONDS
+    while time.monotonic() < deadline:
         try:
-            route, body, content_type = self._route(method, url.path, parse_qs(url.query))
-            status = HTTPStatus.OK
-        except ApiError as error:
-            status, body, content_type = error.status, {"error": str(error)}, "application/json"
-        except Exception:
-            logging.getLogger(__name__).exception("%s %s failed", method, route)
-            status = HTTPStatus.INTERNAL_SERVER_ERROR
-            body, content_type = {"error": "internal error"}, "application/json"
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        if status == HTTPStatus.UNAUTHORIZED:
-            self.send_header("WWW-Authenticate", 'Bearer realm="numguard"')
-        self.end_headers()
-        self.wfile.write(payload)
-        elapsed = time.perf_counter() - started
-        self.server.metrics.requests.labels(route, str(status.value)).inc()
-        self.server.metrics.latency.labels(route).observe(elapsed)
-        logging.getLogger(__name__).info(
-            "%s %s %d %.1f ms", method, route, status.value, elapsed * 1000
-        )
+            socket.create_connection((settings.host, settings.port), timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        on_start(settings.url)
+        return
+    logging.getLogger(__name__).error(
+        "no worker accepted connections within %d s", WORKER_START_SECONDS
+    )
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[str, Any, str]:
-        if path == "/healthz" and method == "GET":
-            with self.server.pool.store() as store:
-                store.consumer_groups()
-            return "/healthz", {"status": "ok"}, "application/json"
-        if path == "/metrics" and method == "GET":
-            return "/metrics", generate_latest(self.server.registry), CONTENT_TYPE_LATEST
-        if path == "/openapi.json" and method == "GET":
-            return "/openapi.json", document(MAX_BATCH_ITEMS), "application/json"
-        if path.startswith("/v1/"):
-            self._authorize()
-            if path == "/v1/check" and method == "POST":
-                return "/v1/check", self._check_batch(), "application/json"
-            if (match := _NUMBER_ROUTE.fullmatch(path)) and method == "GET":
-                mdn = _number(match.group(1))
-                if match.group(2):
-                    with self.server.pool.store() as store:
-                        history = store.history(mdn)
-                    return (
-                        "/v1/numbers/{number}/history",
-                        {"mdn": mdn, "events": history},
-                        ("application/json"),
-                    )
-                consent = _consent(query.get("consented_at", [None])[0])
-                return (
-                    "/v1/numbers/{number}",
-                    self._decide([(mdn, consent)])[0],
-                    ("application/json"),
-                )
-        raise ApiError(HTTPStatus.NOT_FOUND, f"no such endpoint ({method}); see /openapi.json")
 
-    def _authorize(self) -> None:
-        expected = self.server.token
-        if expected is None:
-            return
-        given = self.headers.get("Authorization", "")
-        scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise ApiError(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
+# Granian's own loggers hand their records to ours: one format, one redaction filter.
+_GRANIAN_LOGS_TO_OURS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {},
+    "handlers": {},
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    },
+}
 
-    def _decide(self, items: list[tuple[str, Consent | None]]) -> list[dict[str, str]]:
-        with self.server.pool.store() as store:
-            states = store.states(sorted({mdn for mdn, _ in items}))
-        answers = []
-        for mdn, consent in items:
-            answer = decide(mdn, states.get(mdn), consent, self.server.day_zone).as_json()
-            self.server.metrics.decisions.labels(answer["decision"]).inc()
-            answers.append(answer)
-        return answers
 
-    def _check_batch(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-        try:
-            items = json.loads(self.rfile.read(length))["items"]
-            assert isinstance(items, list)
-        except (ValueError, KeyError, TypeError, AssertionError) as error:
-            raise ApiError(HTTPStatus.BAD_REQUEST, 'expected {"items": [...]}') from error
-        if len(items) > MAX_BATCH_ITEMS:
-            raise ApiError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"{len(items)} items; at most {MAX_BATCH_ITEMS} a request",
-            )
-        valid: list[tuple[int, str, Consent | None]] = []
-        results: list[dict[str, Any]] = [{} for _ in items]
-        for index, item in enumerate(items):
-            try:
-                if not isinstance(item, dict) or not isinstance(item.get("number"), str):
-                    raise ApiError(HTTPStatus.BAD_REQUEST, "an item needs a number string")
-                valid.append((index, _number(item["number"]), _consent(item.get("consented_at"))))
-            except ApiError as error:
-                results[index] = {"index": index, "error": str(error)}
-        answers = self._decide([(mdn, consent) for _, mdn, consent in valid])
-        for (index, _, _), answer in zip(valid, answers, strict=True):
-            results[index] = answer
-        return {"results": results}
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def app_from_environment() -> FastAPI:
+    """The worker's application, from the settings the command line checked."""
+    settings = ServeSettings(**json.loads(os.environ[SETTINGS_ENV]))
+    logs.configure(settings.log_level, settings.log_format)
+    token = os.environ.get(settings.token_env) or None
+    logs.redact(token)
+    pool = StorePool(settings.store_url, settings.pool_size)
+    api = ApiSettings(pool, token, parse_zone(settings.day_zone), CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.close()
+
+    app = create_app(api)
+    app.router.lifespan_context = lifespan
+    logging.getLogger(__name__).debug("worker %d ready", os.getpid())
+    return app

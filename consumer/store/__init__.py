@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from numguard.consumer.store.sql import Consumed, SqlStore, Unreadable
+from numguard.consumer.store.sql import Consumed, Dialect, SqlStore, Unreadable
 
 __all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "Unreadable", "open_store"]
 
@@ -29,12 +29,21 @@ def open_store(url: str, *, create: bool = True) -> SqlStore:
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.exists():
             raise StoreMissing(f"no store at {path}: run `numguard consume store` first")
-        return SqlStore(SqliteDialect(path), create=create)
+        return _checked(SqliteDialect(path), create, str(path))
     if url.startswith(("postgresql://", "postgres://")):
         from numguard.consumer.store.postgres import PostgresDialect
 
-        return SqlStore(PostgresDialect(url), create=create)
+        return _checked(PostgresDialect(url), create, "the PostgreSQL database")
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise StoreUrlError(
         f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH or postgresql://HOST/DB"
     )
+
+
+def _checked(dialect: Dialect, create: bool, where: str) -> SqlStore:
+    """With create=False, a database without numguard's tables is as missing as no file:
+    answering from it would say "allow" for every number."""
+    if not create and not dialect.has_table("number_state"):
+        dialect.close()
+        raise StoreMissing(f"{where} holds no numguard store: run `numguard consume store` first")
+    return SqlStore(dialect, create=create)

@@ -23,5 +23,9 @@ class PostgresDialect:
     def cursor(self) -> psycopg.Cursor[Any]:
         return self._connection.cursor()
 
+    def has_table(self, name: str) -> bool:
+        row = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        return bool(row and row[0])
+
     def close(self) -> None:
         self._connection.close()

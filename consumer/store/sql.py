@@ -82,6 +82,9 @@ class Dialect(Protocol):
 
     def cursor(self) -> Any: ...
 
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists (a read-only command refuses a database without ours)."""
+
     def close(self) -> None: ...
 
 

@@ -43,5 +43,11 @@ class SqliteDialect:
     def cursor(self) -> sqlite3.Cursor:
         return self._connection.cursor()
 
+    def has_table(self, name: str) -> bool:
+        found = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return found.fetchone() is not None
+
     def close(self) -> None:
         self._connection.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -61,3 +61,44 @@ def parse_zone(text: str) -> tzinfo:
             f"{text!r} is not a time zone: give UTC, an offset such as UTC-11, or an IANA "
             "name such as America/New_York"
         ) from error
+
+
+_RFC3339 = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?P<fraction>\.[0-9]+)?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2}))?"
+)
+
+
+def parse_rfc3339(text: str) -> date | datetime:
+    """An RFC 3339 full-date, or date-time with its offset (what JSON Schema's `date` and
+    `date-time` formats name), as a date or an aware UTC datetime; ValueError otherwise.
+
+    The API reads consents this strictly: a moment without an offset is ambiguous by
+    hours, which around midnight decides whether a consent counts.
+    """
+    found = _RFC3339.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text[:40]!r} is not an RFC 3339 date (2024-03-07) or date-time "
+                         "with an offset (2024-03-07T20:00:00-05:00)")  # fmt: skip
+    day = date.fromisoformat(found["date"])  # says which part of the date is impossible
+    if found["hour"] is None:
+        return day
+    hour, minute, second = int(found["hour"]), int(found["minute"]), int(found["second"])
+    micro = int((found["fraction"] or ".0")[1:7].ljust(6, "0"))
+    if second == 60:  # a leap second: the last instant before the next minute
+        second, micro = 59, 999_999
+    offset = found["offset"].upper()
+    sign = -1 if offset.startswith("-") else 1
+    shift = timedelta() if offset == "Z" else sign * timedelta(
+        hours=int(offset[1:3]), minutes=int(offset[4:6])
+    )  # fmt: skip
+    if abs(shift) >= timedelta(days=1):
+        raise ValueError(f"{text[:40]!r}: the offset is not under 24 hours")
+    moment = datetime.combine(day, time(hour, minute, second, micro), timezone(shift))
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # A first or last day of the calendar shifted past its end: as early or as late
+        # as a UTC moment can be.
+        return (datetime.min if shift > timedelta() else datetime.max).replace(tzinfo=UTC)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
-import threading
 
 from numguard.cli import options
 from numguard.cli.config.model import DEFAULT_PORT, DEFAULT_TOKEN_ENV
+from numguard.consumer.api.models import MAX_BATCH_ITEMS
 from numguard.consumer.api.pool import StorePool
-from numguard.consumer.api.server import MAX_BATCH_ITEMS, StoreApiServer
+from numguard.consumer.api.server import (
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
+    DEFAULT_MAX_IN_FLIGHT,
+    ServeSettings,
+    serve,
+)
 from numguard.core import logs
-from numguard.core.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +26,7 @@ DEFAULT_POOL_SIZE = 8
 DESCRIPTION = f"""\
 Serve the suppression store's answers over HTTP (JSON):
 
-  GET  /v1/numbers/NUMBER?consented_at=ISO-8601   the decision, as `numguard check`
+  GET  /v1/numbers/NUMBER?consented_at=RFC-3339   the decision, as `numguard check`
   POST /v1/check            {{"items": [{{"number", "consented_at"}}, ...]}}, up to
                             {MAX_BATCH_ITEMS:,} items: {{"results": [...]}} in the same order
   GET  /v1/numbers/NUMBER/history                   every event applied to the number
@@ -30,8 +35,13 @@ Serve the suppression store's answers over HTTP (JSON):
   GET  /openapi.json        the OpenAPI 3.1 document
 
 When the environment variable named by --token-env is set, every /v1/ request
-needs the header `Authorization: Bearer <its value>`. Request logs show the
-route, status and time, never the number. Stops on SIGTERM or SIGINT."""
+needs the header `Authorization: Bearer <its value>`; without it, serve refuses
+an address beyond loopback unless --allow-anonymous is given. A request that does
+not match /openapi.json is answered 400 naming every problem; in a batch, an item
+that cannot be answered (no number, or not a phone number) gets
+{{"index", "error"}} in its place. Bodies over 4 MiB get 413; a client has
+--header-timeout seconds to send its headers. Request logs show the route, status
+and time, never the number. Stops on SIGTERM or SIGINT."""
 
 EPILOG = f"""\
 examples:
@@ -40,7 +50,8 @@ examples:
 
 exit status:
   0  stopped by a signal
-  2  the store does not exist
+  2  the store does not exist or holds no numguard tables, or no token on an
+     address beyond loopback without --allow-anonymous
 
 {options.ENVIRONMENT_HELP}"""
 
@@ -55,18 +66,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help=f"port (default {DEFAULT_PORT}; 0: any free)",
+        "--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; 0: any free)"
     )
     parser.add_argument(
         "--token-env", default=None, metavar="NAME",
         help=f"environment variable holding the bearer token (default {DEFAULT_TOKEN_ENV})",
     )  # fmt: skip
     parser.add_argument(
+        "--allow-anonymous", action="store_true",
+        help="serve without a token on an address beyond loopback (anyone who can reach "
+        "it can look numbers up)",
+    )  # fmt: skip
+    parser.add_argument(
         "--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
-        help=f"store connections at most (default {DEFAULT_POOL_SIZE})",
+        help=f"PostgreSQL connections per worker at most (default {DEFAULT_POOL_SIZE})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="worker processes (default 1; one per core for the most lookups a second; "
+        "each keeps its own counters, so /metrics shows the worker that answered it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT_SECONDS,
+        metavar="SECONDS", help="time a client has to send a request's headers, then the "
+        f"connection is closed (default {DEFAULT_HEADER_TIMEOUT_SECONDS:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT, metavar="N",
+        help=f"requests a worker handles at once (default {DEFAULT_MAX_IN_FLIGHT})",
     )  # fmt: skip
     options.add_consent_options(parser)
     options.add_store_option(parser)
@@ -76,18 +103,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or None
     logs.redact(token)
-    pool = StorePool(args.store, args.pool_size)
-    server = StoreApiServer((args.host, args.port), pool, token, options.consent_day_zone(args))
-    stop = stop_on_signals()
-    thread = threading.Thread(target=server.serve_forever, name="numguard-serve", daemon=True)
-    thread.start()
+    if token is None and not _loopback(args.host) and not args.allow_anonymous:
+        raise options.UsageError(
+            f"refusing to serve {args.host} without a token: set {args.token_env} "
+            "(or pass --allow-anonymous to serve anyone who can reach it)"
+        )
+    options.consent_day_zone(args)  # a bad zone stops here, with its flag named
+    StorePool(args.store, 1).close()  # a missing store stops here, with exit 2
+    settings = ServeSettings(
+        host=args.host, port=args.port, store_url=args.store, token_env=args.token_env,
+        day_zone=str(args.consent_day_zone), pool_size=args.pool_size, workers=args.workers,
+        header_timeout_seconds=args.header_timeout, max_in_flight=args.max_in_flight,
+        log_level=args.log_level, log_format=args.log_format,
+    )  # fmt: skip
     auth = f"bearer token from ${args.token_env}" if token else "no token required"
-    log.info("serving %s on %s (%s)", pool.backend, server.url, auth)
-    print(f"numguard serve: listening on {server.url}", flush=True)
-    try:
-        stop.wait()
-    finally:
-        server.shutdown()
-        server.server_close()
-        pool.close()
+
+    def started(url: str) -> None:
+        log.info("serving %s on %s (%s, %d worker(s))", args.store.split(":", 1)[0], url,
+                 auth, settings.workers)  # fmt: skip
+        print(f"numguard serve: listening on {url}", flush=True)
+
+    serve(settings, started)
     return 0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere

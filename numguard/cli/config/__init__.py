@@ -21,9 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from numguard.cli.config import environment, problems
+from numguard.cli.config import environment
 from numguard.cli.config.model import NumguardConfig
 from numguard.consumer.crm.config import CrmConfig
+from numguard.core import problems
 
 # The command-line attribute each file key fills when neither a flag nor the environment did.
 FLAGS = {

@@ -14,8 +14,8 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from numguard.cli.config.problems import describe
 from numguard.consumer.crm.config import ENDPOINTS_ENV, Endpoint, NotifierSettings
+from numguard.core.problems import describe
 from numguard.core.settings import env_variable
 
 PREFIX = "NUMGUARD_CRM"

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from numguard.consumer.store import Consumed, SqlStore
 from numguard.schemas.events import EventType
 from tests.builders import change
+from tests.support.serve import TOKEN, client, running_api
 
-TOKEN = "t0ken-for-tests-9f2c"
 START_TIMEOUT_SECONDS = 30
 
 
@@ -28,23 +25,8 @@ def api(store: SqlStore, store_url: str) -> Iterator[tuple[str, subprocess.Popen
         change(EventType.SUSPENDED, "2024-03-05", mdn="+12025550102", position=3),
     ]
     store.apply_batch([Consumed(e, "t", 0, i) for i, e in enumerate(events)], {}, "g")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "numguard", "serve", "--port", "0", "--store", store_url],
-        env={**os.environ, "NUMGUARD_API_TOKEN": TOKEN}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, process.stderr.read() if process.stderr else ""
-    yield line.rsplit(" ", 1)[1].strip(), process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
-def client(base: str, token: str | None = TOKEN) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=base, headers=headers, timeout=10)
+    with running_api(store_url) as started:
+        yield started
 
 
 def test_one_number_gets_the_same_answer_as_check(api: tuple[str, subprocess.Popen[str]]) -> None:
