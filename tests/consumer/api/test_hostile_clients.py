@@ -8,6 +8,7 @@ a token get a number's decision).
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 import subprocess
@@ -62,9 +63,9 @@ def exchange(base: str, raw: bytes) -> bytes:
 
 
 def responses(received: bytes) -> list[int]:
-    """The status of every response in the bytes read."""
-    lines = received.split(b"\r\n")
-    return [int(line.split()[1]) for line in lines if line.startswith(b"HTTP/1.1 ")]
+    """The status of every response in the bytes read (a response may follow a body with
+    no line break between them)."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", received)]
 
 
 def request(head: str, body: bytes = INNER, *, token: bool = False) -> bytes:
