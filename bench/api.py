@@ -38,7 +38,7 @@ def fill_store(url: str, count: int) -> list[str]:
     store = open_store(url)
     kinds = [EventType.DEACTIVATED, EventType.SUSPENDED, EventType.REACTIVATED]
     moment, now = datetime(2024, 3, 5, tzinfo=UTC), datetime.now(UTC)
-    numbers = [f"+1{2020000000 + i * 7:010d}" for i in range(count)]
+    numbers = [f"+1202{2_000_000 + i:07d}" for i in range(count)]  # valid NANP exchanges
     for start in range(0, count, FILL_BATCH):
         batch = [
             Consumed(StateChange(

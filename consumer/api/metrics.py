@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from numguard.consumer.store.rules import Verdict
@@ -24,5 +26,7 @@ class ApiMetrics:
         # Bound once: labels() per answer costs more than the decision itself.
         self._decisions = {v.value: decisions.labels(v.value) for v in Verdict}
 
-    def decided(self, decision: str) -> None:
-        self._decisions[decision].inc()
+    def decided(self, counts: collections.Counter[str]) -> None:
+        """Decisions given in one request, counted by verdict (one increment each)."""
+        for decision, count in counts.items():
+            self._decisions[decision].inc(count)

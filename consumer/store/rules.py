@@ -21,7 +21,7 @@ The rules (carriers' and aggregators' guidance):
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 from numguard.schemas.events import EventType, StateChange
@@ -115,7 +115,8 @@ class Decision:
 
     def as_json(self) -> dict[str, str]:
         """The JSON object `check`, `serve` and `scrub` show."""
-        answer = {"mdn": self.mdn, "decision": self.verdict.value, "reason": self.reason.value}
+        # The members themselves: StrEnums are their values (and `.value` is slow).
+        answer: dict[str, str] = {"mdn": self.mdn, "decision": self.verdict, "reason": self.reason}
         if self.deactivated_on is not None:
             answer["deactivated_on"] = self.deactivated_on.isoformat()
         if self.new_mdn is not None:
@@ -148,20 +149,21 @@ def decide(
         return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
     voided_on = state.last_voided_at.date() if state.last_voided_at else None
     suspended = state.pause_type is EventType.SUSPENDED
-    # The facts go with every answer; the verdict and reason are decided below.
-    active = Decision(
-        mdn, Verdict.ALLOW, Reason.ACTIVE, deactivated_on=voided_on, new_mdn=state.new_mdn,
-        suspended_since=state.pause_since if suspended else None,
-    )  # fmt: skip
     # A consent given on the day of the deactivation, even hours later, is void:
     # the new subscriber must opt in at a date later than the deactivation date.
     if voided_on is not None and (
         consented_at is None or not consent_counts(consented_at, voided_on, day_zone)
     ):
-        return replace(active, verdict=Verdict.BLOCK, reason=Reason.DEACTIVATED)
-    if state.unreadable:
+        verdict, reason = Verdict.BLOCK, Reason.DEACTIVATED
+    elif state.unreadable:
         # An event of this number could not be read: it may be a deactivation.
-        return replace(active, verdict=Verdict.HOLD, reason=Reason.UNREADABLE_EVENT)
-    if suspended:
-        return replace(active, verdict=Verdict.HOLD, reason=Reason.SUSPENDED)
-    return active
+        verdict, reason = Verdict.HOLD, Reason.UNREADABLE_EVENT
+    elif suspended:
+        verdict, reason = Verdict.HOLD, Reason.SUSPENDED
+    else:
+        verdict, reason = Verdict.ALLOW, Reason.ACTIVE
+    # The facts go with every answer, whatever the verdict.
+    return Decision(
+        mdn, verdict, reason, deactivated_on=voided_on, new_mdn=state.new_mdn,
+        suspended_since=state.pause_since if suspended else None,
+    )  # fmt: skip

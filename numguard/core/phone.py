@@ -15,6 +15,7 @@ _SEPARATORS = re.compile(r"[\s().\-/]")
 # never equal the carrier's (a deactivation that never matches its number).
 _NANP = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
 _E164 = re.compile(r"\+([1-9][0-9]{7,14})")
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 _MASKED_DIGITS = 4
 
 
@@ -28,6 +29,8 @@ def normalize(text: str) -> str:
     Numbers without a `+` are read as North American (the feeds are US-only);
     numbers with a `+` and another country code are accepted as E.164.
     """
+    if _NANP_E164.fullmatch(text):
+        return text  # already normalized: the common case for stores, topics and APIs
     compact = _SEPARATORS.sub("", text.strip())
     if compact.startswith("+") and not compact.startswith("+1"):
         if _E164.fullmatch(compact):
