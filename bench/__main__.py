@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--api", action="store_true", help="also the check API under load")
     parser.add_argument("--api-numbers", type=int, default=1_000_000, help="numbers in its store")
     parser.add_argument("--api-workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--api-store", help="an empty store for --api (default: SQLite)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--normalize-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -211,7 +212,7 @@ def main() -> None:
         if args.kafka:
             results |= bench_kafka_ingest(folder, args.rows)
         if args.api:
-            results |= bench_api(folder, args.api_numbers, args.api_workers)
+            results |= bench_api(folder, args.api_numbers, args.api_workers, args.api_store)
     if args.json:
         print(json.dumps(results, indent=2))
         return

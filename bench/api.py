@@ -104,8 +104,11 @@ def load(url: str, *, seconds: int, connections: int, body: Path | None = None) 
     }  # fmt: skip
 
 
-def bench_api(folder: Path, numbers: int, workers: int, seconds: int = 10) -> dict[str, float]:
-    url = f"sqlite:///{folder / 'api.sqlite3'}"
+def bench_api(
+    folder: Path, numbers: int, workers: int, url: str | None = None, seconds: int = 10
+) -> dict[str, float]:
+    """`url`: an empty store to fill (default: a SQLite file in `folder`)."""
+    url = url or f"sqlite:///{folder / 'api.sqlite3'}"
     mdns = fill_store(url, numbers)
     results: dict[str, float] = {"api_store_numbers": numbers, "api_workers": workers}
     results["api_in_process_lookups_per_s"] = in_process_lookups(url, mdns)

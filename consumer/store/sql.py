@@ -268,8 +268,32 @@ class SqlStore:
     def states(self, mdns: list[str]) -> dict[str, NumberState]:
         """The state of each number that has one, read in one snapshot, for deciding
         (without the order keys that only folding a change in needs)."""
+        if len(mdns) <= self._LOOKUP_CHUNK:
+            # One statement is one snapshot: no transaction, one round trip.
+            return self._read_states(self._db.cursor(), mdns)
         with self._db.transaction(write=False):
-            return self._load_states(self._db.cursor(), mdns, with_keys=False)
+            return self._read_states(self._db.cursor(), mdns)
+
+    def _read_states(self, cursor: Any, mdns: list[str]) -> dict[str, NumberState]:
+        """States and open unreadable-event holds together, a statement a chunk."""
+        found: dict[str, NumberState] = {}
+        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
+            chunk = mdns[start : start + self._LOOKUP_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(self._db.sql(
+                f"SELECT {_STATE_COLUMNS}, 0 FROM number_state WHERE mdn IN ({marks}) "
+                "UNION ALL SELECT mdn, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
+                f"FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
+            ), chunk + chunk)  # fmt: skip
+            holds: dict[str, int] = {}
+            for row in cursor.fetchall():
+                if row[-1]:
+                    holds[row[0]] = int(row[-1])
+                else:
+                    found[row[0]] = _state_from_row(row[:-1], with_keys=False)
+            for mdn, count in holds.items():
+                found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=count)
+        return found
 
     def consumer_groups(self) -> list[str]:
         """The consumer groups whose offsets this store holds."""
@@ -329,13 +353,8 @@ class SqlStore:
         while rows := cursor.fetchmany(1000):
             yield from rows
 
-    def _load_states(
-        self, cursor: Any, mdns: list[str], *, with_keys: bool = True
-    ) -> dict[str, NumberState]:
+    def _load_states(self, cursor: Any, mdns: list[str]) -> dict[str, NumberState]:
         found: dict[str, NumberState] = {}
-        # Usually none: then one query says so, instead of one a chunk.
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM unreadable_events)")
-        any_unreadable = bool(cursor.fetchone()[0])
         for start in range(0, len(mdns), self._LOOKUP_CHUNK):
             chunk = mdns[start : start + self._LOOKUP_CHUNK]
             marks = ", ".join("?" for _ in chunk)
@@ -344,9 +363,7 @@ class SqlStore:
                 chunk,
             )
             for row in cursor.fetchall():
-                found[row[0]] = _state_from_row(row, with_keys)
-            if not any_unreadable:
-                continue
+                found[row[0]] = _state_from_row(row)
             cursor.execute(
                 self._db.sql(
                     f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE mdn IN ({marks}) "

@@ -1,0 +1,35 @@
+"""The store's reads for deciding: states and unreadable-event holds together, in one
+snapshot, for one number, a few, or more than one statement's worth."""
+
+from __future__ import annotations
+
+import pytest
+
+from numguard.consumer.store import Consumed, SqlStore, Unreadable
+from numguard.consumer.store.rules import Reason, decide
+from numguard.schemas.events import EventType
+from tests.builders import change
+
+
+@pytest.mark.parametrize("count", [1, 3, 1_201])
+def test_states_carry_every_hold_whatever_the_number_of_numbers(
+    store: SqlStore, count: int
+) -> None:
+    numbers = [f"+1202555{i:04d}" for i in range(count)]
+    deactivated, held, held_and_deactivated = numbers[0], numbers[-1], numbers[count // 2]
+    store.apply_batch(
+        [Consumed(change(EventType.DEACTIVATED, "2024-03-05", mdn=mdn), "t", 0, i)
+         for i, mdn in enumerate({deactivated, held_and_deactivated})],
+        {}, "g",
+        [Unreadable(mdn, "t", 0, 100 + i, "bad") for i, mdn in
+         enumerate({held, held_and_deactivated})],
+    )  # fmt: skip
+    states = store.states(numbers)
+    assert states[held].unreadable == 1
+    assert states[held_and_deactivated].unreadable == 1
+    if held not in (deactivated, held_and_deactivated):  # a block outranks a hold
+        assert decide(held, states[held], None).reason is Reason.UNREADABLE_EVENT
+    if deactivated not in (held, held_and_deactivated):
+        assert states[deactivated].unreadable == 0
+        assert states[deactivated].last_voided_at is not None
+    assert len(states) == len({deactivated, held, held_and_deactivated})
