@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
+    KafkaException,
     Message,
 )
 from confluent_kafka import TopicPartition as KafkaPartition
@@ -24,12 +26,15 @@ from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.store import Consumed, SqlStore, Unreadable
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.outage import KafkaOutage
 from numguard.core.kafka.records import Partition, PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
+from numguard.core.outages import DEFAULT_OUTAGE_SECONDS, ride_out
 from numguard.schemas.codec import EventCodec, UndecodableEvent
 from numguard.schemas.events import E164
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_GROUP = "numguard-store"
 DEFAULT_BATCH_SIZE = 2000
@@ -85,12 +90,14 @@ class StoreConsumer:
         *,
         join_group: bool = True,
         metrics: StoreConsumerMetrics | None = None,
+        outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
     ) -> None:
         """With join_group=False (replays) the consumer assigns itself every partition
         and commits nothing to Kafka: no consumer group is joined or disturbed."""
         self._group = str(consumer_config["group.id"])
         self._join_group = join_group
-        self._consumer = Consumer(consumer_config)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq_config = dlq_producer_config
         self._dlq: DeadLetterWriter | None = None
         self._names = names
@@ -102,6 +109,7 @@ class StoreConsumer:
         self._metrics_refreshed = 0.0
         self._assigned: set[Partition] = set()
         self._at_end: set[Partition] = set()
+        self._outage_seconds = outage_seconds
         self.summary = ConsumeSummary()
 
     def run(
@@ -120,6 +128,7 @@ class StoreConsumer:
             while not stop.is_set():
                 messages = self._consumer.consume(self._batch_size, BATCH_WAIT_SECONDS)
                 self._process(messages)
+                self._kafka.check(self._consumer)
                 self._refresh_metrics()
                 if until_idle and self._assigned and self._assigned <= self._at_end:
                     log.info("caught up with the end of every assigned partition")
@@ -160,7 +169,8 @@ class StoreConsumer:
         started = time.perf_counter()
         if letters:
             self._dead_letter(letters)
-        self._store.apply_batch(batch, offsets, self._group, unreadable)
+        # A database restart or failover is waited out; the batch is applied whole or not.
+        self._with_store(lambda: self._store.apply_batch(batch, offsets, self._group, unreadable))
         self._count(batch, len(letters), len(unreadable), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
@@ -186,21 +196,36 @@ class StoreConsumer:
             self._metrics.unreadable_held.inc(held)
         self._metrics.batch_duration.observe(seconds)
 
+    def _with_store(self, step: Callable[[], T]) -> T:
+        return ride_out(self._store.where, step, self._store.is_outage, self._outage_seconds,
+                        self._store.reconnect)  # fmt: skip
+
     def _refresh_metrics(self) -> None:
-        """Lag and store counts, every METRICS_REFRESH_SECONDS: both cost a round trip."""
+        """Lag and store counts, every METRICS_REFRESH_SECONDS: both cost a round trip.
+        Best effort: during an outage they wait for the next refresh."""
         now = time.monotonic()
         if self._metrics is None or now - self._metrics_refreshed < METRICS_REFRESH_SECONDS:
             return
         self._metrics_refreshed = now
+        try:
+            self._read_metrics(self._metrics)
+        except KafkaException as error:
+            log.warning("metrics not refreshed: Kafka: %s", error.args[0])
+        except Exception as error:
+            if not self._store.is_outage(error):
+                raise
+            log.warning("metrics not refreshed: %s: %s", self._store.where, error)
+
+    def _read_metrics(self, metrics: StoreConsumerMetrics) -> None:
         stored = self._store.offsets(self._group, self._names.events)
         for topic, partition in sorted(self._assigned):
             _, high = self._consumer.get_watermark_offsets(
                 KafkaPartition(topic, partition), timeout=METADATA_TIMEOUT_SECONDS
             )
             lag = max(0, high - stored.get(partition, 0))
-            self._metrics.lag.labels(self._group, topic, str(partition)).set(lag)
+            metrics.lag.labels(self._group, topic, str(partition)).set(lag)
         for state, count in self._store.numbers_by_state().items():
-            self._metrics.numbers.labels(state).set(count)
+            metrics.numbers.labels(state).set(count)
 
     def _poison_letter(self, record: Record, reason: str) -> DeadLetter:
         log.error(
@@ -217,7 +242,7 @@ class StoreConsumer:
         self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)  # raises DeadLetterFailed: nothing stored
 
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
-        stored = self._store.offsets(self._group, self._names.events)
+        stored = self._with_store(lambda: self._store.offsets(self._group, self._names.events))
         for partition in partitions:
             # No offset in the store means nothing of this partition is applied yet.
             partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)

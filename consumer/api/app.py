@@ -36,6 +36,7 @@ from numguard.consumer.api.models import (
 from numguard.consumer.api.openapi import document
 from numguard.consumer.api.pool import StorePool
 from numguard.consumer.store.rules import Consent, decide
+from numguard.core.outages import Unreachable
 from numguard.core.phone import InvalidNumber, normalize
 from numguard.core.problems import dotted
 
@@ -76,7 +77,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # Checked by the BearerToken middleware, before the body is read; declared here so
     # the OpenAPI document says which routes need it.
     authorized = [Security(HTTPBearer(auto_error=False))]
-    unauthorized = _errors(401, what="no valid bearer token")
+    unauthorized = {**_errors(401, what="no valid bearer token"),
+                    **_errors(503, what="the store is unreachable: ask again")}  # fmt: skip
 
     @app.get(
         "/v1/numbers/{number}", dependencies=authorized, response_model=Answer,
@@ -193,12 +195,19 @@ def _add_error_handlers(app: FastAPI) -> None:
         summary = problems[0] if len(problems) == 1 else f"{len(problems)} problems"
         return JSONResponse({"error": summary, "problems": problems[:20]}, 400)
 
+    async def unreachable(_request: Request, error: Exception) -> JSONResponse:
+        log.warning("%s", error)
+        # Never an answer without the store: the client asks again, or holds its message.
+        return JSONResponse({"error": "the store is unreachable; try again"}, 503,
+                            headers={"Retry-After": "5"})  # fmt: skip
+
     async def failed(_request: Request, error: Exception) -> JSONResponse:
         log.error("request failed: %s", type(error).__name__, exc_info=error)
         return JSONResponse({"error": "internal error"}, 500)
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Unreachable, unreachable)
     app.add_exception_handler(Exception, failed)
 
 

@@ -17,6 +17,7 @@ from typing import TypeVar
 import anyio
 
 from numguard.consumer.store import SqlStore, open_store
+from numguard.core.outages import Unreachable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +32,7 @@ class StorePool:
         # Open one now: a missing or foreign store fails at start-up, not on a request.
         first = open_store(url, create=False)
         self.backend = first.backend
+        self._where, self._is_outage = first.where, first.is_outage
         self._idle.put(first)
 
     @contextmanager
@@ -49,15 +51,22 @@ class StorePool:
             self._idle.put(store)
 
     async def run(self, work: Callable[[SqlStore], T]) -> T:
-        """`work` with a store: on the loop for SQLite, on a pool thread otherwise."""
+        """`work` with a store: on the loop for SQLite, on a pool thread otherwise.
+        Raises Unreachable while the database is (a restart, a failover)."""
         if self.backend == "sqlite":
-            with self.store() as store:
-                return work(store)
+            return self._with_store(work)
         return await anyio.to_thread.run_sync(self._with_store, work, limiter=self._threads)
 
     def _with_store(self, work: Callable[[SqlStore], T]) -> T:
-        with self.store() as store:
-            return work(store)
+        try:
+            with self.store() as store:
+                return work(store)
+        except Unreachable:
+            raise
+        except Exception as error:
+            if self._is_outage(error):
+                raise Unreachable(f"{self._where} unreachable: {error}") from error
+            raise
 
     def close(self) -> None:
         while True:

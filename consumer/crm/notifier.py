@@ -30,8 +30,10 @@ from numguard.consumer.crm.ordering import Job, KeyedSerialExecutor
 from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
 from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.outage import KafkaOutage
 from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
+from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.phone import mask
 from numguard.schemas.codec import EventCodec, UndecodableEvent
 
@@ -54,8 +56,10 @@ class CrmNotifier:
         metrics: CrmMetrics | None = None,
         *,
         batch_size: int = BATCH_SIZE,
+        outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
     ) -> None:
-        self._consumer = Consumer(consumer_config)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq = DeadLetterWriter(dlq_producer_config, names.crm_dead_letter)
         self._topic = names.events
         self._config = config
@@ -104,6 +108,7 @@ class CrmNotifier:
         messages = self._consumer.consume(self._batch_size, 0)
         for message in messages:
             self._handle(message)
+        self._kafka.check(self._consumer)  # past the outage budget: Unreachable, exit 1
         self._dlq.poll()
         self.flow.pause_or_resume(stopping=self._stopping)
         self.flow.commit(asynchronous=True)

@@ -6,13 +6,32 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from numguard.consumer.store import StoreUrlError  # imported lazily by open_store
+from numguard.core.outages import Unreachable
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class PostgresDialect:
     name = "postgresql"
 
     def __init__(self, url: str) -> None:
-        self._connection = psycopg.connect(url, autocommit=True)
+        self._url = url
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise StoreUrlError(f"not a PostgreSQL URL: {error}") from None
+        # For messages: where the server is, never the password.
+        self.where = (f"PostgreSQL at {params.get('host', 'localhost')}:"
+                      f"{params.get('port', 5432)}/{params.get('dbname', '')}")  # fmt: skip
+        try:
+            self._connection = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as error:
+            raise Unreachable(f"{self.where} unreachable: {_first_line(error)}") from None
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -26,6 +45,14 @@ class PostgresDialect:
     def has_table(self, name: str) -> bool:
         row = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
         return bool(row and row[0])
+
+    def is_outage(self, error: BaseException) -> bool:
+        """Lost or refused connections (a restart, a failover), not a bad statement."""
+        return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+
+    def reconnect(self) -> None:
+        self._connection.close()
+        self._connection = psycopg.connect(self._url, autocommit=True)
 
     def close(self) -> None:
         self._connection.close()

@@ -72,6 +72,7 @@ class Dialect(Protocol):
     """What differs between the databases: connecting, parameters, transactions."""
 
     name: str
+    where: str  # for messages: the database, without credentials
 
     def sql(self, statement: str) -> str:
         """`statement` with `?` parameters rewritten for this driver."""
@@ -84,6 +85,12 @@ class Dialect(Protocol):
 
     def has_table(self, name: str) -> bool:
         """Whether the table exists (a read-only command refuses a database without ours)."""
+
+    def is_outage(self, error: BaseException) -> bool:
+        """Whether `error` means the database is unreachable for now (worth a reconnect
+        and a retry), not that the work itself is wrong."""
+
+    def reconnect(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -186,6 +193,16 @@ class SqlStore:
     @property
     def backend(self) -> str:
         return self._db.name
+
+    @property
+    def where(self) -> str:
+        return self._db.where
+
+    def is_outage(self, error: BaseException) -> bool:
+        return self._db.is_outage(error)
+
+    def reconnect(self) -> None:
+        self._db.reconnect()
 
     def close(self) -> None:
         self._db.close()

@@ -14,6 +14,7 @@ class SqliteDialect:
     name = "sqlite"
 
     def __init__(self, path: Path) -> None:
+        self.where = f"SQLite at {path}"
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode; transactions are opened explicitly below.
         self._connection = sqlite3.connect(
@@ -48,6 +49,13 @@ class SqliteDialect:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         )
         return found.fetchone() is not None
+
+    def is_outage(self, error: BaseException) -> bool:
+        """A file another process holds locked past the busy timeout; nothing else."""
+        return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+    def reconnect(self) -> None:
+        """One connection to a local file: nothing to re-establish."""
 
     def close(self) -> None:
         self._connection.close()

@@ -34,6 +34,7 @@ from numguard.consumer.store import StoreMissing, StoreUrlError
 from numguard.core import logs
 from numguard.core.kafka.clients import set_client_settings
 from numguard.core.kafka.topics import TopicSetupError
+from numguard.core.outages import Unreachable
 from numguard.schemas.codec import CodecMisconfigured
 
 log = logging.getLogger("numguard")
@@ -108,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreMissing, StoreUrlError, config.ConfigError) as error:
         parser.exit(2, f"numguard: error: {error}\n")
     except (TopicSetupError, CodecMisconfigured) as error:  # a setup error: nothing to retry
+        parser.exit(1, f"numguard: error: {error}\n")
+    except Unreachable as error:  # waited out for as long as allowed
         parser.exit(1, f"numguard: error: {error}\n")
     except KafkaException as error:
         log.debug("Kafka error", exc_info=True)

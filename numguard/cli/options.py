@@ -8,6 +8,7 @@ from datetime import tzinfo
 
 from numguard.cli.config.model import DEFAULT_CONSENT_DAY_ZONE, DEFAULT_STORE, DEFAULT_TOPIC
 from numguard.core.kafka.topics import TopicNames
+from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.times import parse_zone
 
 ENVIRONMENT_HELP = """\
@@ -93,3 +94,13 @@ def bootstrap_servers(args: argparse.Namespace) -> str:
 
 def topic_names(args: argparse.Namespace) -> TopicNames:
     return TopicNames.for_events_topic(args.topic)
+
+
+def add_outage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--outage-seconds", type=float, metavar="SECONDS",
+        default=float(os.environ.get("NUMGUARD_OUTAGE_SECONDS") or DEFAULT_OUTAGE_SECONDS),
+        help="how long to wait out PostgreSQL or Kafka being unreachable (retrying with "
+        "backoff) before exiting 1 with one line saying which (env NUMGUARD_OUTAGE_SECONDS; "
+        f"default {DEFAULT_OUTAGE_SECONDS:g})",
+    )  # fmt: skip

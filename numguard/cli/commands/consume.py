@@ -82,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     options.add_kafka_options(store)
     options.add_store_option(store)
+    options.add_outage_option(store)
     add_metrics_options(store)
     register_consume_crm(which)
     store.set_defaults(handler=run_store)
@@ -102,6 +103,7 @@ def run_store(args: argparse.Namespace) -> int:
             EventCodec.from_registry_url(args.schema_registry_url, names.events),
             batch_size=args.batch_size,
             metrics=StoreConsumerMetrics(),
+            outage_seconds=args.outage_seconds,
         )
         summary = consumer.run(until_idle=args.until_idle, stop=stop_on_signals())
     finally:

@@ -151,6 +151,7 @@ def register_consume_crm(
         "partitions until the session times out (env NUMGUARD_INSTANCE_ID)",
     )  # fmt: skip
     options.add_kafka_options(parser)
+    options.add_outage_option(parser)
     add_metrics_options(parser)
     parser.set_defaults(handler=run_consume_crm)
 
@@ -204,6 +205,7 @@ def run_consume_crm(args: argparse.Namespace) -> int:
         config,
         EventCodec.from_registry_url(args.schema_registry_url, names.events),
         CrmMetrics(),
+        outage_seconds=args.outage_seconds,
     )
     summary = notifier.run(until_idle=args.until_idle, stop=stop_on_signals())
     print(json.dumps(summary.as_json()))
