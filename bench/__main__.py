@@ -2,7 +2,8 @@
 
     python -m bench                 # codec, normalize, store (fast: about a minute)
     python -m bench --rows 5000000  # streaming memory with a 5M-row file too
-    python -m bench --kafka         # ingest into Kafka (local broker, or KAFKA_BOOTSTRAP_SERVERS)
+    python -m bench --kafka         # ingest into Kafka and consume store from it (local broker,
+                                    # or KAFKA_BOOTSTRAP_SERVERS), beside a plain consumer
     python -m bench --api           # the check API under load (bombardier), beside its ceilings
 
 Each line: what was measured, its rate, and a ratio where one explains it.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.api import bench_api
+from bench.consume import bench_consume_store
 from numguard.consumer.store import Consumed, open_store
 from numguard.producer.normalize import convey_row
 from numguard.producer.sources import convey
@@ -180,6 +182,16 @@ def bench_kafka_ingest(folder: Path, rows: int) -> dict[str, float]:
         return ingest(broker.bootstrap_servers)
 
 
+def with_broker(folder: Path, work: Callable[[str], dict[str, float]]) -> dict[str, float]:
+    """`work` against KAFKA_BOOTSTRAP_SERVERS, or a local broker of its own."""
+    from numguard.devtools.localkafka.broker import LocalKafka
+
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return work(bootstrap)
+    with LocalKafka(folder / "kafka-consume") as broker:
+        return work(broker.bootstrap_servers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -211,6 +223,8 @@ def main() -> None:
             results |= bench_store(args.store, args.events, 2000)
         if args.kafka:
             results |= bench_kafka_ingest(folder, args.rows)
+            results |= with_broker(folder, lambda bootstrap: bench_consume_store(
+                bootstrap, folder, sample_changes(args.events * 4), args.store))  # fmt: skip
         if args.api:
             results |= bench_api(folder, args.api_numbers, args.api_workers, args.api_store)
     if args.json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response, Security
@@ -35,6 +35,8 @@ from numguard.consumer.api.models import (
 )
 from numguard.consumer.api.openapi import document
 from numguard.consumer.api.pool import StorePool
+from numguard.consumer.store import SqlStore
+from numguard.consumer.store.freshness import DEFAULT_STALE_AFTER, SourceFreshness
 from numguard.consumer.store.rules import Consent, decide
 from numguard.core.outages import Unreachable
 from numguard.core.phone import InvalidNumber, normalize
@@ -51,6 +53,7 @@ class ApiSettings:
     token: str | None
     day_zone: tzinfo
     registry: CollectorRegistry
+    stale_after: timedelta | None = DEFAULT_STALE_AFTER  # None: never unhealthy for it
 
 
 class BadItem(ValueError):
@@ -133,16 +136,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get(
         "/healthz", response_model=Health,
-        responses={503: {"model": Health, "description": "the store does not answer"}},
-        summary="200 when the store answers",
+        responses={503: {"model": Health, "description": "the store does not answer, or a "
+                         "source is stale"}},
+        summary="200 when the store answers and no source is stale",
     )  # fmt: skip
     async def healthz() -> JSONResponse:
         try:
-            await settings.pool.run(lambda store: store.consumer_groups())
+            sources = await settings.pool.run(_health_of)
         except Exception:
             log.warning("health check: the store does not answer", exc_info=True)
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        now = datetime.now(UTC)
+        report = [source.as_json(now, settings.stale_after) for source in sources]
+        if any(source["stale"] for source in report):
+            return JSONResponse({"status": "stale", "sources": report}, status_code=503)
+        return JSONResponse({"status": "ok", "sources": report})
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
@@ -155,6 +163,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BearerToken, token=settings.token)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
+
+
+def _health_of(store: SqlStore) -> list[SourceFreshness]:
+    store.consumer_groups()  # a read of the store's own tables: it answers
+    return store.freshness()
 
 
 def _number(text: str) -> str:

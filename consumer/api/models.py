@@ -94,8 +94,19 @@ class Problem(BaseModel):
     problems: list[str] | None = Field(None, description="each problem with the request")
 
 
+class SourceFreshness(BaseModel):
+    source: str
+    latest_change: str = Field(json_schema_extra={"format": "date-time"})
+    last_applied: str = Field(json_schema_extra={"format": "date-time"})
+    stale: bool
+
+
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    """ok; stale: a source of which nothing was applied for too long; unavailable: the
+    store does not answer."""
+
+    status: Literal["ok", "stale", "unavailable"]
+    sources: list[SourceFreshness] | None = None
 
 
 Number = Annotated[str, Field(pattern=NUMBER_PATTERN, description=NUMBER_DESCRIPTION)]

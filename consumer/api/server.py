@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from granian.constants import Interfaces, Loops
@@ -50,6 +51,7 @@ class ServeSettings:
     workers: int = 1
     header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    stale_after_hours: float = 48.0  # 0: a stale source never makes /healthz fail
     log_level: str = "info"
     log_format: str = "text"
 
@@ -131,7 +133,9 @@ def app_from_environment() -> FastAPI:
     token = os.environ.get(settings.token_env) or None
     logs.redact(token)
     pool = StorePool(settings.store_url, settings.pool_size)
-    api = ApiSettings(pool, token, parse_zone(settings.day_zone), CollectorRegistry())
+    hours = settings.stale_after_hours
+    api = ApiSettings(pool, token, parse_zone(settings.day_zone), CollectorRegistry(),
+                      timedelta(hours=hours) if hours > 0 else None)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

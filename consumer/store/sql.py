@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from numguard.consumer.store import rules
+from numguard.consumer.store import freshness, rules
 from numguard.consumer.store.rules import NumberState, OrderKey
 from numguard.schemas.events import EventType, StateChange
 
@@ -55,6 +55,7 @@ SCHEMA = (
         reason TEXT NOT NULL,
         since_ms BIGINT NOT NULL,
         PRIMARY KEY (mdn, origin))""",
+    freshness.TABLE,
     """CREATE TABLE IF NOT EXISTS consumer_offsets (
         consumer_group TEXT NOT NULL,
         kafka_topic TEXT NOT NULL,
@@ -189,6 +190,9 @@ class SqlStore:
                 cursor = self._db.cursor()
                 for statement in SCHEMA:
                     cursor.execute(statement)
+                cursor.execute("SELECT 1 FROM source_freshness LIMIT 1")
+                if cursor.fetchone() is None:
+                    cursor.execute(freshness.BACKFILL)
 
     @property
     def backend(self) -> str:
@@ -242,6 +246,7 @@ class SqlStore:
                     ),
                     [_history_row(item, now_ms) for item in batch],
                 )
+                self._record_freshness(cursor, batch, now_ms)
             if unreadable:
                 cursor.executemany(
                     self._db.sql(
@@ -266,6 +271,23 @@ class SqlStore:
                     ),
                     [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()],
                 )
+
+    def _record_freshness(self, cursor: Any, batch: list[Consumed], now_ms: int) -> None:
+        cursor.execute("SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness")
+        current = {str(s): (int(e), int(a)) for s, e, a in cursor.fetchall()}
+        changes = ((storable(i.change.source) or "", _millis(i.change.effective_at) or 0)
+                   for i in batch)  # fmt: skip
+        rows = freshness.updated_rows(current, changes, now_ms)
+        cursor.executemany(self._db.sql(freshness.UPSERT), rows)
+
+    def freshness(self) -> list[freshness.SourceFreshness]:
+        """Per source, the latest change held and when one was last applied."""
+        if not self._db.has_table("source_freshness"):
+            return []  # a store from before the table: `consume store` creates it
+        return freshness.from_rows(list(self._rows(
+            "SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness "
+            "ORDER BY source"
+        )))  # fmt: skip
 
     def offsets(self, group: str, topic: str) -> dict[int, int]:
         """The next offset to read per partition, as the last committed batch left it."""
@@ -397,8 +419,8 @@ def storable(text: str | None) -> str | None:
     """Text any backend keeps: PostgreSQL refuses a NUL in text (and psycopg a lone
     surrogate), and one refused event would stop the store for every number. Both
     become U+FFFD; everything else, control characters and 64 KB included, is kept."""
-    if text is None:
-        return None
+    if text is None or (text.isascii() and "\x00" not in text):
+        return text  # the common case, checked in C
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 

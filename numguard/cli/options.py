@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import tzinfo
+import sys
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from numguard.cli.config.model import DEFAULT_CONSENT_DAY_ZONE, DEFAULT_STORE, DEFAULT_TOPIC
+from numguard.consumer.store import SqlStore
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.times import parse_zone
@@ -104,3 +106,31 @@ def add_outage_option(parser: argparse.ArgumentParser) -> None:
         "backoff) before exiting 1 with one line saying which (env NUMGUARD_OUTAGE_SECONDS; "
         f"default {DEFAULT_OUTAGE_SECONDS:g})",
     )  # fmt: skip
+
+
+def add_freshness_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stale-after-hours", type=float, metavar="HOURS",
+        default=float(os.environ.get("NUMGUARD_STALE_AFTER_HOURS") or 48),
+        help="a source of which nothing was applied for longer is stale: warned about "
+        "(env NUMGUARD_STALE_AFTER_HOURS; default 48, twice a daily feed's cadence; "
+        "0: never)",
+    )  # fmt: skip
+
+
+def stale_after(args: argparse.Namespace) -> timedelta | None:
+    hours = float(args.stale_after_hours)
+    return timedelta(hours=hours) if hours > 0 else None
+
+
+def warn_if_stale(store: SqlStore, args: argparse.Namespace) -> list[dict[str, object]]:
+    """The store's freshness per source, with a warning line on stderr for each stale one
+    (an answer from a store that stopped receiving a feed may be out of date)."""
+    limit, now = stale_after(args), datetime.now(UTC)
+    report = [f.as_json(now, limit) for f in store.freshness()]
+    for source in report:
+        if source["stale"]:
+            print(f"numguard: warning: source {source['source']} is stale: nothing applied "
+                  f"since {source['last_applied']} (latest change {source['latest_change']})",
+                  file=sys.stderr)  # fmt: skip
+    return report

@@ -55,7 +55,9 @@ def ride_out(
 
     attempts = Retrying(
         retry=retry_if_exception(is_outage),
-        wait=wait_exponential_jitter(FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS),
+        wait=wait_exponential_jitter(
+            multiplier=FIRST_WAIT_SECONDS, jitter=FIRST_WAIT_SECONDS, max=LONGEST_WAIT_SECONDS
+        ),
         stop=stop_after_delay(budget_seconds),
         before_sleep=before_sleep,
         retry_error_callback=give_up,

@@ -70,7 +70,7 @@ def test_every_row_comes_back_with_its_decision_and_the_summary_adds_up(
     assert rows[0]["opted_in"] == "2024-01-01T00:00:00Z"  # the input columns are kept
     assert json.loads(result.stdout) == {
         "rows": 7, "allow": 2, "hold": 1, "block": 3, "unparseable_numbers": 1,
-        "unparseable_consent_dates": 1,
+        "unparseable_consent_dates": 1, "stale_sources": [],
     }  # fmt: skip
 
 

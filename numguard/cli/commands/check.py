@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="when the subscriber opted in: a date, or a moment (UTC if no offset)",
     )  # fmt: skip
     options.add_consent_options(parser)
+    options.add_freshness_option(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     zone = options.consent_day_zone(args)
     store = open_store(args.store, create=False)
     try:
+        options.warn_if_stale(store, args)
         print(json.dumps(decide(mdn, store.state(mdn), consented_at, zone).as_json()))
     finally:
         store.close()

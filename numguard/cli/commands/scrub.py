@@ -86,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 1%%)",
     )  # fmt: skip
     options.add_consent_options(parser)
+    options.add_freshness_option(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
@@ -110,6 +111,7 @@ class ProgressLine:
 def run(args: argparse.Namespace) -> int:
     zone = options.consent_day_zone(args)
     store = open_store(args.store, create=False)
+    freshness = options.warn_if_stale(store, args)
     progress = ProgressLine()
     try:
         with args.contacts.open(newline="", encoding="utf-8-sig") as source:
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
         store.close()
-    counts = summary.as_json()
+    counts = {**summary.as_json(), "stale_sources": [f["source"] for f in freshness if f["stale"]]}
     # The summary takes stdout only when the rows do not.
     summary_stream = sys.stdout if args.output is not None else sys.stderr
     if args.json:

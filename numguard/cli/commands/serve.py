@@ -30,7 +30,9 @@ Serve the suppression store's answers over HTTP (JSON):
   POST /v1/check            {{"items": [{{"number", "consented_at"}}, ...]}}, up to
                             {MAX_BATCH_ITEMS:,} items: {{"results": [...]}} in the same order
   GET  /v1/numbers/NUMBER/history                   every event applied to the number
-  GET  /healthz             200 when the store answers, else 503
+  GET  /healthz             200 when the store answers and no source is stale
+                            (--stale-after-hours), else 503; lists each source's
+                            latest change and when one was last applied
   GET  /metrics             Prometheus metrics
   GET  /openapi.json        the OpenAPI 3.1 document
 
@@ -96,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"requests a worker handles at once (default {DEFAULT_MAX_IN_FLIGHT})",
     )  # fmt: skip
     options.add_consent_options(parser)
+    options.add_freshness_option(parser)
     options.add_store_option(parser)
     parser.set_defaults(handler=run)
 
@@ -114,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, store_url=args.store, token_env=args.token_env,
         day_zone=str(args.consent_day_zone), pool_size=args.pool_size, workers=args.workers,
         header_timeout_seconds=args.header_timeout, max_in_flight=args.max_in_flight,
+        stale_after_hours=args.stale_after_hours,
         log_level=args.log_level, log_format=args.log_format,
     )  # fmt: skip
     auth = f"bearer token from ${args.token_env}" if token else "no token required"

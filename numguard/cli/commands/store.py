@@ -48,6 +48,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     history.add_argument("number", metavar="NUMBER")
     options.add_store_option(history)
     history.set_defaults(handler=run_history)
+    fresh = which.add_parser(
+        "freshness", help="per source: the latest change held, when one was last applied",
+        description="Print, per source, the latest change the store holds and when it last "
+        "applied one, as JSON; exit 1 when a source is stale.",
+    )  # fmt: skip
+    options.add_freshness_option(fresh)
+    options.add_store_option(fresh)
+    fresh.set_defaults(handler=run_freshness)
 
 
 def run_digest(args: argparse.Namespace) -> int:
@@ -74,3 +82,13 @@ def run_history(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def run_freshness(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    try:
+        report = options.warn_if_stale(store, args)
+    finally:
+        store.close()
+    print(json.dumps({"sources": report}))
+    return 1 if any(source["stale"] for source in report) else 0

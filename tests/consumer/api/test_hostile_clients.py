@@ -190,7 +190,7 @@ def test_slow_clients_are_closed_after_the_header_timeout_while_health_answers(
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
         held.append(connection)
     with client(api[0], token=None) as http:
-        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/healthz").json()["status"] == "ok"
     time.sleep(HEADER_TIMEOUT_SECONDS + 1.0)
     closed = 0
     for connection in held:
@@ -204,7 +204,7 @@ def test_slow_clients_are_closed_after_the_header_timeout_while_health_answers(
         connection.close()
     assert closed == len(held)
     with client(api[0], token=None) as http:
-        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/healthz").json()["status"] == "ok"
 
 
 def test_health_is_503_when_the_store_stops_answering(tmp_path: Path) -> None:
