@@ -21,6 +21,8 @@ from numguard.producer.sources.base import (
     RejectKind,
     SourceRow,
 )
+from numguard.producer.sources.infobip_records import GENERATED_FIELD
+from numguard.producer.sources.infobip_records import SOURCE as INFOBIP
 from numguard.schemas.events import EventType, StateChange
 
 CONVEY_REASONS = {
@@ -114,7 +116,20 @@ def _change(
         report_position=row.position,
         raw_reason=raw_reason,
         ingested_at=ingested_at,
+        report_generated_at=_generated_at(row),
     )
+
+
+def _generated_at(row: SourceRow) -> datetime | None:
+    """When the row's report was generated: Infobip says so; a daily file's day stands
+    for it (the file of a later day is the later report); None when unknown."""
+    if row.source == INFOBIP and (text := row.fields.get(GENERATED_FIELD)):
+        try:
+            return parse_time(text)
+        except ValueError:
+            return None
+    day = _report_day(row)
+    return datetime.combine(day, time(), UTC) if day is not None else None
 
 
 def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:

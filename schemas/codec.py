@@ -91,6 +91,7 @@ def to_record(change: StateChange) -> dict[str, Any]:
         "report_position": change.report_position,
         "raw_reason": change.raw_reason,
         "ingested_at": change.ingested_at,
+        "report_generated_at": change.report_generated_at,
     }
 
 
@@ -107,6 +108,7 @@ def from_record(record: dict[str, Any]) -> StateChange:
         report_position=record["report_position"],
         raw_reason=record["raw_reason"],
         ingested_at=record["ingested_at"],
+        report_generated_at=record.get("report_generated_at"),  # absent before v2
     )
 
 

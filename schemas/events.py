@@ -35,3 +35,6 @@ class StateChange:
     report_position: int
     raw_reason: str
     ingested_at: datetime
+    # When the report was generated (or its day, for daily files); None: unknown. It breaks
+    # ties between changes of one number at the same effective time: the later report wins.
+    report_generated_at: datetime | None = None

@@ -25,6 +25,7 @@ def change(
     report_id: str = "report-1",
     position: int = 1,
     source: str = "convey",
+    generated: str | None = None,
 ) -> StateChange:
     content = f"{mdn}|{event_type}|{when}|{new_mdn}|{position}"
     return StateChange(
@@ -39,4 +40,5 @@ def change(
         report_position=position,
         raw_reason=event_type.value,
         ingested_at=at("2024-06-01"),
+        report_generated_at=at(generated) if generated else None,
     )

@@ -34,7 +34,8 @@ CONSENT_DAY_ZONE: tzinfo = timezone(timedelta(hours=-11), "UTC-11")
 # A consent as a date (the day the subscriber opted in) or as a moment (when).
 Consent = date | datetime
 
-OrderKey = tuple[int, str, int, str]  # effective ms, report id, position, event id
+# effective ms, report generated ms (0: unknown), position, event id
+OrderKey = tuple[int, int, int, str]
 
 VOIDS_CONSENT = frozenset({EventType.DEACTIVATED, EventType.ACTIVATED, EventType.NUMBER_CHANGED})
 # The changes that decide whether sends are paused; the latest one wins.
@@ -56,9 +57,13 @@ class Reason(enum.StrEnum):
 
 
 def order_key(change: StateChange) -> OrderKey:
-    """Effective time, then report, then position in it; event id breaks exact ties."""
+    """Effective time, then when the report was generated (unknown: before any known),
+    then position in it; the event id breaks exact ties. Report ids are never compared:
+    Infobip's are UUIDs, whose order means nothing."""
     millis = int(change.effective_at.timestamp() * 1000)
-    return (millis, change.report_id, change.report_position, change.event_id)
+    generated = change.report_generated_at
+    generated_ms = int(generated.timestamp() * 1000) if generated is not None else 0
+    return (millis, generated_ms, change.report_position, change.event_id)
 
 
 def _later(a: OrderKey | None, b: OrderKey | None) -> OrderKey | None:

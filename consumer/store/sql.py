@@ -144,7 +144,14 @@ def _key_text(key: OrderKey | None) -> str | None:
 
 
 def _key(text: str | None) -> OrderKey | None:
-    return None if text is None else tuple(json.loads(text))
+    if text is None:
+        return None
+    millis, generated, position, event_id = json.loads(text)
+    if isinstance(generated, str):
+        # Written before the generated time was in the key (its place held the report
+        # id): the generated time is unknown, 0, as for any event that lacks it.
+        generated = 0
+    return (int(millis), int(generated), int(position), str(event_id))
 
 
 _EVENT_TYPES = {t.value: t for t in EventType}  # a dict lookup: EventType() is slower

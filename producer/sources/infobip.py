@@ -95,7 +95,8 @@ class InfobipSource:
         self._clock = clock or now or utc_now
         self._today = today or (lambda: self._clock().date())
         self._expiry_margin = expiry_margin
-        self._networks: dict[str, str] = {}  # report id -> network name, for the carrier
+        # Report id -> its listing (network name for the carrier, generated time for ties).
+        self._listed: dict[str, ReportMeta] = {}
         self._unpublished: dict[str, ReportMeta] = {}  # listed last time, not published then
         self._warned: set[str] = set()  # each lost report is reported once per process
 
@@ -117,7 +118,7 @@ class InfobipSource:
             if meta.expires is not None and meta.expires <= now:
                 self._warn_lost(meta, f"expired at {meta.expires.isoformat()}")
                 continue
-            self._networks[meta.report_id] = meta.network_name
+            self._listed[meta.report_id] = meta
             soon = meta.expires is not None and meta.expires - now <= self._expiry_margin
             (urgent if soon else usual).append(meta)
         self._unpublished = {meta.report_id: meta for meta in urgent + usual}
@@ -127,13 +128,13 @@ class InfobipSource:
             yield Report(SOURCE, meta.report_id, covers=meta.covers, expires_at=meta.expires)
 
     def rows(self, report: Report) -> Iterator[SourceRow]:
-        network = self._networks.get(report.report_id)
-        if network is None:  # a report this object did not list: ask for its metadata
-            found = self._list({"reportId": report.report_id}).get(report.report_id)
-            network = found.network_name if found else ""
+        meta = self._listed.get(report.report_id)
+        if meta is None:  # a report this object did not list: ask for its metadata
+            meta = self._list({"reportId": report.report_id}).get(report.report_id)
+        network, generated = (meta.network_name, meta.generated) if meta else ("", None)
         path = f"{REPORTS_PATH}/{quote(report.report_id, safe='')}/records"
         for position, item in enumerate(self._pages(path, {}, report.report_id), start=1):
-            yield item_row(item, report.report_id, position, network)
+            yield item_row(item, report.report_id, position, network, generated)
 
     def close(self) -> None:
         self._client.close()

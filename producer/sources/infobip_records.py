@@ -17,6 +17,7 @@ from numguard.producer.sources.base import SourceRow, UnreadableReport
 SOURCE = "infobip"
 ITEM_FIELDS = ("date", "destination", "type", "newDestination")
 NETWORK_FIELD = "networkName"  # added to every row so the normalizer can set the carrier
+GENERATED_FIELD = "generatedDate"  # the report's, added to every row: it orders ties
 BAD_ITEM_FIELD = "_item"  # a record that is not a JSON object: the normalizer rejects it
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
@@ -60,13 +61,18 @@ def expiry(value: object) -> datetime | None:
     return moment
 
 
-def item_row(item: Any, report_id: str, position: int, network: str) -> SourceRow:
+def item_row(
+    item: Any, report_id: str, position: int, network: str, generated: datetime | None = None
+) -> SourceRow:
     """A record item as a row of strings; anything but an object becomes a bad row."""
     if not isinstance(item, dict):
         # Kept (cut short) for the dead letter; the rejection's reason never shows it.
         return SourceRow(SOURCE, report_id, position, {BAD_ITEM_FIELD: json.dumps(item)[:500]})
     fields = {name: str(item[name]) for name in ITEM_FIELDS if item.get(name) is not None}
-    return SourceRow(SOURCE, report_id, position, {**fields, NETWORK_FIELD: network})
+    fields[NETWORK_FIELD] = network
+    if generated is not None and generated != _NEVER:
+        fields[GENERATED_FIELD] = generated.isoformat()
+    return SourceRow(SOURCE, report_id, position, fields)
 
 
 def read_records_file(stream: TextIO, report_id: str) -> Iterator[SourceRow]:

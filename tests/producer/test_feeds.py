@@ -38,3 +38,30 @@ def test_a_feed_without_what_it_needs_is_a_settings_error(
 ) -> None:
     with pytest.raises(FeedSettingsError, match=message):
         build_sources(settings)
+
+
+def test_each_event_carries_when_its_report_was_generated() -> None:
+    """The tie-break between reports (issue 11, case 5): Infobip's generatedDate, or the
+    day of a daily file; never a field a file could smuggle in."""
+    from datetime import UTC, datetime
+
+    from numguard.producer.normalize import convey_row, infobip_item, twilio_line
+    from numguard.producer.sources.base import SourceRow
+
+    now = datetime(2024, 3, 7, tzinfo=UTC)
+    convey = {"MDN": "12025550100", "REASON_CODE": "DEACTIVATE",
+              "MODIFICATION_DATE": "2024-03-05T00:00Z", "NEW_MDN": "1",
+              "CARRIER_NAME": "Verizon", "generatedDate": "2099-01-01T00:00:00Z"}  # fmt: skip
+    event = convey_row(SourceRow("convey", "mcdn_deact_20240305.csv", 1, convey), now)
+    assert getattr(event, "report_generated_at", None) == datetime(2024, 3, 5, tzinfo=UTC)
+    line = {"number": "+12025550100", "date": "2024-03-05"}
+    event = twilio_line(SourceRow("twilio", "twilio-deactivations-2024-03-05", 1, line), now)
+    assert getattr(event, "report_generated_at", None) == datetime(2024, 3, 5, tzinfo=UTC)
+    item = {"date": "2024-03-05T11:00:00.000+0000", "destination": "12025550100",
+            "type": "DEACTIVATION", "networkName": "AT&T Mobility",
+            "generatedDate": "2024-03-06T01:00:00+00:00"}  # fmt: skip
+    event = infobip_item(SourceRow("infobip", "3f0c-uuid", 1, item), now)
+    assert getattr(event, "report_generated_at", None) == datetime(2024, 3, 6, 1, tzinfo=UTC)
+    del item["generatedDate"]  # a saved report file: no listing, so unknown
+    event = infobip_item(SourceRow("infobip", "3f0c-uuid", 1, item), now)
+    assert getattr(event, "report_generated_at", "missing") is None

@@ -130,6 +130,7 @@ def test_data_written_with_each_committed_schema_version_is_read_by_the_current_
     assert decoded.event_type is EventType.SUSPENDED
     assert decoded.mdn == "+12025550100"
     assert decoded.report_position == 2
+    assert decoded.report_generated_at is None  # not written: unknown
 
 
 def test_an_enum_symbol_from_a_newer_writer_reads_as_unknown() -> None:
@@ -156,3 +157,12 @@ def test_a_record_whose_number_is_not_e164_is_undecodable(mdn: str) -> None:
     with pytest.raises(UndecodableEvent, match=r"not E\.164"):
         codec.decode_record(mdn.encode(), data)
     assert codec.decode_record(b"+12025550100", codec.encode(sample())) == sample()
+
+
+def test_the_report_generated_time_round_trips() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    generated = datetime(2024, 3, 6, 1, 0, tzinfo=UTC)
+    change = replace(sample(), report_generated_at=generated)
+    assert EventCodec().decode(EventCodec().encode(change)).report_generated_at == generated

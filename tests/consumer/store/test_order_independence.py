@@ -25,6 +25,8 @@ events = st.builds(
         new_mdn="+12025550199" if event_type is EventType.NUMBER_CHANGED else None,
         report_id=f"mcdn_deact_202403{report:02d}.csv",
         position=position,
+        # Known, unknown, and equal generated times across reports: every tie-break.
+        generated=None if report == 3 else f"2024-03-0{min(report, 2)}",
     ),
     st.sampled_from(TYPES),
     st.integers(1, 4),
@@ -44,6 +46,7 @@ def random_change(generator: random.Random) -> StateChange:
         new_mdn="+12025550199" if event_type is EventType.NUMBER_CHANGED else None,
         report_id=f"mcdn_deact_202403{generator.randint(1, 3):02d}.csv",
         position=generator.randint(1, 3),
+        generated=generator.choice([None, "2024-03-01", "2024-03-02"]),
     )
 
 

@@ -166,10 +166,42 @@ def test_latest_pause_change_decides_by_position_in_the_same_report_on_a_time_ti
 def test_latest_pause_change_decides_by_the_later_report_on_a_time_tie(ask: Callable) -> None:
     same_time = "2024-03-05T00:00"
     events = [
-        change(R, same_time, report_id="mcdn_deact_20240306.csv", position=1),
-        change(S, same_time, report_id="mcdn_deact_20240305.csv", position=9),
-    ]
+        change(R, same_time, report_id="mcdn_deact_20240306.csv", position=1,
+               generated="2024-03-06"),
+        change(S, same_time, report_id="mcdn_deact_20240305.csv", position=9,
+               generated="2024-03-05"),
+    ]  # fmt: skip
     assert ask(events)("2024-01-01").verdict == "allow"
+
+
+def test_ties_go_to_the_later_generated_report_never_to_the_report_id(ask: Callable) -> None:
+    """Infobip's report ids are UUIDs: their order means nothing (issue 11, case 5).
+    Here the later report has the smaller id and the earlier position."""
+    same_time = "2024-03-05T11:00"
+    events = [
+        change(S, same_time, report_id="f3a9-early", position=1, source="infobip",
+               generated="2024-03-05T12:00"),
+        change(R, same_time, report_id="0b12-late", position=1, source="infobip",
+               generated="2024-03-06T12:00"),
+    ]  # fmt: skip
+    assert ask(events)("2024-01-01").verdict == "allow"
+    other = "+12025550177"
+    reversed_ids = [
+        change(R, same_time, report_id="0b12-early", position=5, source="infobip",
+               generated="2024-03-05T12:00", mdn=other),
+        change(S, same_time, report_id="f3a9-late", position=1, source="infobip",
+               generated="2024-03-06T12:00", mdn=other),
+    ]  # fmt: skip
+    assert ask(reversed_ids)("2024-01-01", mdn=other).verdict == "hold"
+
+
+def test_a_known_generated_time_wins_a_tie_over_an_unknown_one(ask: Callable) -> None:
+    same_time = "2024-03-05T11:00"
+    events = [
+        change(R, same_time, report_id="zz-unknown", position=9),
+        change(S, same_time, report_id="aa-known", position=1, generated="2024-03-05T12:00"),
+    ]
+    assert ask(events)("2024-01-01").verdict == "hold"
 
 
 def test_reactivated_never_revives_a_consent_voided_by_a_deactivation(ask: Callable) -> None:

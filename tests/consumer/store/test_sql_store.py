@@ -33,3 +33,19 @@ def test_states_carry_every_hold_whatever_the_number_of_numbers(
         assert states[deactivated].unreadable == 0
         assert states[deactivated].last_voided_at is not None
     assert len(states) == len({deactivated, held, held_and_deactivated})
+
+
+def test_order_keys_stored_before_the_generated_time_still_fold(store: SqlStore) -> None:
+    """A store written by an older version holds keys with the report id in second place:
+    read as an unknown generated time, so a later report's change at the same time wins."""
+    store.apply_batch([Consumed(change(EventType.SUSPENDED, "2024-03-05T11:00"), "t", 0, 0)],
+                      {}, "g")  # fmt: skip
+    old_key = '[1709636400000, "mcdn_deact_20240305.csv", 1, "e-old"]'
+    cursor = store._db.cursor()  # an older version's row, as it wrote it
+    with store._db.transaction():
+        cursor.execute(store._db.sql("UPDATE number_state SET pause_key = ?"), (old_key,))
+    later = change(EventType.REACTIVATED, "2024-03-05T11:00", report_id="r-2",
+                   generated="2024-03-06")  # fmt: skip
+    store.apply_batch([Consumed(later, "t", 0, 1)], {}, "g")
+    state = store.states([later.mdn])[later.mdn]
+    assert decide(later.mdn, state, None).reason is Reason.ACTIVE
