@@ -23,6 +23,7 @@ from confluent_kafka import (
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.metrics import StoreConsumerMetrics
+from numguard.consumer.state_topic import StateNotPublished, StatePublisher
 from numguard.consumer.store import Consumed, SqlStore, Unreadable
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
@@ -91,15 +92,19 @@ class StoreConsumer:
         join_group: bool = True,
         metrics: StoreConsumerMetrics | None = None,
         outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
+        publish_state: bool = True,
     ) -> None:
         """With join_group=False (replays) the consumer assigns itself every partition
-        and commits nothing to Kafka: no consumer group is joined or disturbed."""
+        and commits nothing to Kafka: no consumer group is joined or disturbed.
+        With publish_state, each applied change's resulting state goes to <topic>.state
+        (a replay into a new store leaves it alone: it would only repeat it)."""
         self._group = str(consumer_config["group.id"])
         self._join_group = join_group
         self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq_config = dlq_producer_config
         self._dlq: DeadLetterWriter | None = None
+        self._state = StatePublisher(dlq_producer_config, names.state) if publish_state else None
         self._names = names
         self._store = store
         self._codec = codec
@@ -170,7 +175,9 @@ class StoreConsumer:
         if letters:
             self._dead_letter(letters)
         # A database restart or failover is waited out; the batch is applied whole or not.
-        self._with_store(lambda: self._store.apply_batch(batch, offsets, self._group, unreadable))
+        publish = self._state.publish if self._state is not None else None
+        self._with_store(lambda: self._store.apply_batch(batch, offsets, self._group, unreadable,
+                                                         publish))  # fmt: skip
         self._count(batch, len(letters), len(unreadable), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
@@ -197,8 +204,14 @@ class StoreConsumer:
         self._metrics.batch_duration.observe(seconds)
 
     def _with_store(self, step: Callable[[], T]) -> T:
-        return ride_out(self._store.where, step, self._store.is_outage, self._outage_seconds,
+        """`step` (it writes the store and may publish states), again while the database
+        or Kafka is unreachable, for up to the outage budget."""
+        where = self._store.where + (f" or Kafka ({self._names.state})" if self._state else "")
+        return ride_out(where, step, self._is_outage, self._outage_seconds,
                         self._store.reconnect)  # fmt: skip
+
+    def _is_outage(self, error: BaseException) -> bool:
+        return isinstance(error, StateNotPublished) or self._store.is_outage(error)
 
     def _refresh_metrics(self) -> None:
         """Lag and store counts, every METRICS_REFRESH_SECONDS: both cost a round trip.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -224,15 +224,21 @@ class SqlStore:
         offsets: dict[tuple[str, int], int],
         group: str,
         unreadable: Sequence[Unreadable] = (),
+        on_applied: Callable[[list[tuple[Consumed, NumberState]]], None] | None = None,
     ) -> None:
         """Apply `batch`, hold the numbers of `unreadable` messages, release the holds the
-        batch's redriven events replace, and record `offsets`, all atomically."""
+        batch's redriven events replace, and record `offsets`, all atomically.
+        `on_applied` gets each change with its number's state after it, before the
+        commit: if it raises, nothing is committed."""
         now_ms = int(time.time() * 1000)
         with self._db.transaction():
             cursor = self._db.cursor()
             states = self._load_states(cursor, sorted({item.change.mdn for item in batch}))
+            applied: list[tuple[Consumed, NumberState]] = []
             for item in batch:
-                states[item.change.mdn] = rules.apply(states.get(item.change.mdn), item.change)
+                after = rules.apply(states.get(item.change.mdn), item.change)
+                states[item.change.mdn] = after
+                applied.append((item, after))
             if states:
                 cursor.executemany(
                     self._db.sql(
@@ -278,6 +284,8 @@ class SqlStore:
                     ),
                     [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()],
                 )
+            if on_applied is not None and applied:
+                on_applied(applied)
 
     def _record_freshness(self, cursor: Any, batch: list[Consumed], now_ms: int) -> None:
         cursor.execute("SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness")

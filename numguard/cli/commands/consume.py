@@ -82,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     options.add_kafka_options(store)
     options.add_store_option(store)
+    store.add_argument(
+        "--no-state-topic", dest="state_topic", action="store_false",
+        help="do not publish each applied change's resulting state on <topic>.state (for a "
+        "second store fed by the same topic: one publisher is enough)",
+    )  # fmt: skip
     options.add_outage_option(store)
     add_metrics_options(store)
     register_consume_crm(which)
@@ -104,6 +109,7 @@ def run_store(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             metrics=StoreConsumerMetrics(),
             outage_seconds=args.outage_seconds,
+            publish_state=args.state_topic,
         )
         summary = consumer.run(until_idle=args.until_idle, stop=stop_on_signals())
     finally:

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             consumer_config(bootstrap, REPLAY_GROUP), idempotent_producer_config(bootstrap),
             names, store, EventCodec.from_registry_url(args.schema_registry_url, names.events),
             batch_size=args.batch_size, on_batch=Progress(), join_group=False,
+            publish_state=False,  # the live consumer publishes states; a replay would repeat them
         ).run(until_idle=True, stop=stop_on_signals())  # fmt: skip
         print(json.dumps({**summary.as_json(), "digest": store.digest(), **store.counts()}))
     finally:

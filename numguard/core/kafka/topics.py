@@ -30,6 +30,7 @@ class TopicNames:
     dead_letter: str
     checkpoints: str
     crm_dead_letter: str
+    state: str
 
     @classmethod
     def for_events_topic(cls, events: str) -> TopicNames:
@@ -38,6 +39,7 @@ class TopicNames:
             dead_letter=f"{events}.dlq",
             checkpoints=f"{events}.checkpoints",
             crm_dead_letter=f"{events}.crm.dlq",
+            state=f"{events}.state",
         )
 
 
@@ -55,6 +57,9 @@ def ensure_topics(
         names.dead_letter: (1, _KEEP_FOREVER),
         # Latest checkpoint per report is all that matters: compact.
         names.checkpoints: (1, {"cleanup.policy": "compact"}),
+        # Each number's latest state is all a bootstrapping reader needs: compact, keyed
+        # by number, partitioned like the events (a number's records stay in order).
+        names.state: (partitions, {"cleanup.policy": "compact"}),
     })  # fmt: skip
     if names.events in existing:
         # Created elsewhere, perhaps by hand: make sure it is safe to replay.

@@ -1,0 +1,105 @@
+"""<topic>.state: each applied change's resulting state, keyed by number and compacted, so
+the latest record per number is the store's answer, whatever order the reports came in
+(issue 11, case 8: a backfill ingested newest first)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from numguard.consumer.state_topic import StateNotPublished, StatePublisher
+from numguard.consumer.store import Consumed, SqlStore
+from numguard.consumer.store.rules import decide
+from numguard.consumer.store_consumer import StoreConsumer
+from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
+from numguard.core.kafka.topics import TopicNames, topic_config
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType, StateChange
+from tests.builders import change
+from tests.support.commands import numguard
+from tests.support.events import publish
+from tests.support.topic_reader import read_committed
+
+pytestmark = pytest.mark.kafka
+
+NUMBERS = [f"+1202555{i:04d}" for i in range(30)]
+KINDS = [EventType.DEACTIVATED, EventType.SUSPENDED, EventType.REACTIVATED,
+         EventType.NUMBER_CHANGED, EventType.ACTIVATED]  # fmt: skip
+
+
+def backfill_newest_first() -> list[StateChange]:
+    """Five daily files, ingested newest first: within a number, topic order is the
+    reverse of effective order across files."""
+    generator = random.Random(8)
+    files = []
+    for day in range(1, 6):
+        report = f"mcdn_deact_202403{day:02d}.csv"
+        rows = [
+            change(kind, f"2024-03-{day:02d}T{generator.choice([0, 9]):02d}:00", mdn=mdn,
+                   new_mdn="+12025559999" if kind is EventType.NUMBER_CHANGED else None,
+                   report_id=report, position=position, generated=f"2024-03-{day:02d}")
+            for position, (mdn, kind) in enumerate(
+                (generator.choice(NUMBERS), generator.choice(KINDS)) for _ in range(40)
+            )
+        ]  # fmt: skip
+        files.append(rows)
+    return [row for rows in reversed(files) for row in rows]
+
+
+def latest_per_number(bootstrap: str, topic: str) -> dict[str, dict]:
+    latest: dict[str, dict] = {}
+    for message in read_committed(bootstrap, topic):  # in order within each partition
+        latest[(message.key() or b"").decode()] = json.loads(message.value() or b"{}")
+    return latest
+
+
+def test_the_latest_state_per_number_is_the_stores_answer_after_a_newest_first_backfill(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore, store_url: str
+) -> None:
+    changes = backfill_newest_first()
+    publish(kafka_bootstrap, topics.events, changes)
+    StoreConsumer(
+        consumer_config(kafka_bootstrap, f"state-{topics.events}"),
+        idempotent_producer_config(kafka_bootstrap), topics, store, EventCodec(), batch_size=25,
+    ).run(until_idle=True)  # fmt: skip
+    latest = latest_per_number(kafka_bootstrap, topics.state)
+    touched = {c.mdn for c in changes}
+    assert set(latest) == touched
+    for mdn in touched:
+        assert latest[mdn]["state"] == decide(mdn, store.state(mdn), None).as_json(), mdn
+    sample = sorted(touched)[0]
+    checked = numguard("check", sample, "--store", store_url, "--stale-after-hours", "0")
+    assert json.loads(checked.stdout) == latest[sample]["state"]
+    # Each record names the change it follows; the topic keeps only the latest per number.
+    assert latest[sample]["after"]["event_id"] in {c.event_id for c in changes}
+    assert topic_config_policy(kafka_bootstrap, topics.state) == "compact"
+
+
+def topic_config_policy(bootstrap: str, topic: str) -> str:
+    from confluent_kafka.admin import AdminClient
+
+    return topic_config(AdminClient(base_config(bootstrap)), topic)["cleanup.policy"]
+
+
+def test_a_replay_publishes_no_states(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    publish(kafka_bootstrap, topics.events, backfill_newest_first()[:20])
+    url = f"sqlite:///{tmp_path_factory.mktemp('replay') / 'store.sqlite3'}"
+    replayed = numguard("replay", "--bootstrap-servers", kafka_bootstrap, "--topic",
+                        topics.events, "--store", url)  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    assert read_committed(kafka_bootstrap, topics.state) == []
+
+
+def test_states_kafka_does_not_take_are_an_error_before_the_commit(store: SqlStore) -> None:
+    """Nothing is committed for a batch whose states were not published."""
+    publisher = StatePublisher({"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 500},
+                               "nowhere.state")  # fmt: skip
+    item = Consumed(change(EventType.DEACTIVATED, "2024-03-05"), "t", 0, 0)
+    with pytest.raises(StateNotPublished):
+        store.apply_batch([item], {("t", 0): 1}, "g", on_applied=publisher.publish)
+    assert store.state(item.change.mdn) is None
+    assert store.offsets("g", "t") == {}
