@@ -201,3 +201,30 @@ def test_dlq_redrive_events_ends_the_hold_once_the_event_can_be_read(
     assert (decision.verdict, decision.reason) == ("block", "deactivated")
     assert store.numbers_by_state()["unreadable"] == 0
     assert redrive()["redriven"] == 0  # nothing new
+
+
+def test_the_metrics_count_by_type_and_the_lag_falls_to_zero(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted per batch, lag from the watermarks the fetches saw (no round trip)."""
+    from numguard.consumer import store_consumer
+
+    monkeypatch.setattr(store_consumer, "METRICS_REFRESH_SECONDS", 0.0)
+    events(kafka_bootstrap, topics, SAMPLE)
+    registry = CollectorRegistry()
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    consumer = StoreConsumer(
+        consumer_config(kafka_bootstrap, group), idempotent_producer_config(kafka_bootstrap),
+        topics, store, EventCodec(), batch_size=2, metrics=StoreConsumerMetrics(registry),
+    )  # fmt: skip
+    consumer.run(until_idle=True)
+    applied = {kind: registry.get_sample_value("numguard_store_events_applied_total",
+                                               {"event_type": kind})
+               for kind in ("SUSPENDED", "DEACTIVATED", "NUMBER_CHANGED")}  # fmt: skip
+    assert applied == {"SUSPENDED": 2, "DEACTIVATED": 1, "NUMBER_CHANGED": 1}
+    lags = [registry.get_sample_value("numguard_consumer_lag_messages",
+                                      {"group": group, "topic": topics.events,
+                                       "partition": str(p)}) for p in range(3)]  # fmt: skip
+    known = [lag for lag in lags if lag is not None]  # partitions a fetch has seen
+    assert known and set(known) == {0.0}
+    assert registry.get_sample_value("numguard_store_numbers", {"state": "deactivated"}) == 2
