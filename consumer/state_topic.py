@@ -20,6 +20,8 @@ from confluent_kafka import KafkaError, Message, Producer
 from numguard.consumer.store import Consumed
 from numguard.consumer.store.rules import NumberState, decide
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.times import parse_time
+from numguard.schemas.events import EventType, StateChange
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,44 @@ class StateNotPublished(RuntimeError):
 def state_record(item: Consumed, state: NumberState) -> dict[str, object]:
     """The number's answer with no consent date after `item`, and the change that led to it."""
     change = item.change
-    return {
-        "mdn": change.mdn,
-        "state": decide(change.mdn, state, None).as_json(),
-        "after": {
-            "event_id": change.event_id,
-            "event_type": change.event_type.value,
-            "effective_at": _iso(change.effective_at),
-            "source": change.source,
-        },
-    }
+    after = {
+        "event_id": change.event_id, "event_type": change.event_type.value,
+        "effective_at": _iso(change.effective_at), "new_mdn": change.new_mdn,
+        "carrier": change.carrier, "source": change.source, "report_id": change.report_id,
+        "report_position": change.report_position, "raw_reason": change.raw_reason,
+        "ingested_at": _iso(change.ingested_at),
+        "report_generated_at": _iso(change.report_generated_at)
+        if change.report_generated_at else None,
+    }  # fmt: skip
+    return {"mdn": change.mdn, "state": decide(change.mdn, state, None).as_json(),
+            "after": after}  # fmt: skip
+
+
+class UnreadableStateRecord(ValueError):
+    """A record of the state topic that is not one numguard wrote."""
+
+
+def read_state_record(key: bytes | None, value: bytes | None) -> tuple[StateChange, dict]:
+    """The change and the resulting state a record carries; UnreadableStateRecord if not."""
+    try:
+        record = json.loads(value or b"")
+        after = record["after"]
+        generated = after.get("report_generated_at")
+        change = StateChange(
+            event_id=str(after["event_id"]), mdn=str(record["mdn"]),
+            event_type=EventType(after["event_type"]),
+            effective_at=parse_time(after["effective_at"]), new_mdn=after.get("new_mdn"),
+            carrier=after.get("carrier"), source=str(after["source"]),
+            report_id=str(after["report_id"]), report_position=int(after["report_position"]),
+            raw_reason=str(after["raw_reason"]), ingested_at=parse_time(after["ingested_at"]),
+            report_generated_at=parse_time(generated) if generated else None,
+        )  # fmt: skip
+        state = dict(record["state"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UnreadableStateRecord(f"not a numguard state record: {error}") from None
+    if key != change.mdn.encode() or change.event_type is EventType.UNKNOWN:
+        raise UnreadableStateRecord("not a numguard state record: key or type")
+    return change, state
 
 
 def _iso(moment: datetime) -> str:

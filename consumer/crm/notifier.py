@@ -28,6 +28,7 @@ from numguard.consumer.crm.flow import FlowControl, NotifierSummary, Partition, 
 from numguard.consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
 from numguard.consumer.crm.ordering import Job, KeyedSerialExecutor
 from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
+from numguard.consumer.state_topic import UnreadableStateRecord, read_state_record
 from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.outage import KafkaOutage
@@ -36,6 +37,7 @@ from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.phone import mask
 from numguard.schemas.codec import EventCodec, UndecodableEvent
+from numguard.schemas.events import StateChange
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,15 @@ class CrmNotifier:
         *,
         batch_size: int = BATCH_SIZE,
         outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
+        from_state: bool = False,
     ) -> None:
+        """With from_state, read <topic>.state (written by `consume store`): each webhook
+        then carries the number's resulting state after its change (data.state)."""
         self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq = DeadLetterWriter(dlq_producer_config, names.crm_dead_letter)
-        self._topic = names.events
+        self._from_state = from_state
+        self._topic = names.state if from_state else names.events
         self._config = config
         self._codec = codec
         self._metrics = metrics
@@ -127,8 +133,8 @@ class CrmNotifier:
             return  # not taken, so never committed: read again by whoever owns it next
         self.flow.at_end.discard(partition)
         try:
-            change = self._codec.decode_record(record.key, record.value)
-        except UndecodableEvent as poison:
+            change, state = self._read(record)
+        except (UndecodableEvent, UnreadableStateRecord) as poison:
             if progress.take(offset, 1):
                 self.summary.consumed += 1
                 self._poison(record, progress, str(poison))
@@ -139,6 +145,8 @@ class CrmNotifier:
         self.summary.consumed += 1
         self.summary.unwanted += not wanted
         event = to_cloudevent(change)
+        if state is not None:
+            event["data"]["state"] = state
         published = published_at(message)
         for client in wanted:
             name = client.endpoint.name
@@ -146,6 +154,11 @@ class CrmNotifier:
             self.flow.waiting.add(name, ticket, partition, published)
             origin = Origin(progress, partition, offset, record.key, name, ticket)
             self._executor.submit((partition, name, change.mdn), self._job(client, event, origin))
+
+    def _read(self, record: Record) -> tuple[StateChange, dict | None]:
+        if self._from_state:
+            return read_state_record(record.key, record.value)
+        return self._codec.decode_record(record.key, record.value), None
 
     def _job(self, client: EndpointClient, event: dict, origin: Origin) -> Job:
         """The delivery as a job for the executor, its arguments bound now."""

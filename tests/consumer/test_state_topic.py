@@ -103,3 +103,35 @@ def test_states_kafka_does_not_take_are_an_error_before_the_commit(store: SqlSto
         store.apply_batch([item], {("t", 0): 1}, "g", on_applied=publisher.publish)
     assert store.state(item.change.mdn) is None
     assert store.offsets("g", "t") == {}
+
+
+def test_webhooks_from_the_state_topic_end_on_the_stores_answer_for_every_number(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    """The CRM side of a newest-first backfill: in topic order the events contradict each
+    other, but each webhook carries the state after its change, so the last one a CRM
+    receives for a number is the store's answer."""
+    from tests.consumer.crm import crm_config, endpoint, make_notifier, receiver
+
+    changes = backfill_newest_first()
+    publish(kafka_bootstrap, topics.events, changes)
+    StoreConsumer(
+        consumer_config(kafka_bootstrap, f"state-{topics.events}"),
+        idempotent_producer_config(kafka_bootstrap), topics, store, EventCodec(), batch_size=25,
+    ).run(until_idle=True)  # fmt: skip
+    with receiver() as crm:
+        notifier = make_notifier(kafka_bootstrap, topics, crm_config(endpoint("crm", crm.url)),
+                                 from_state=True)  # fmt: skip
+        summary = notifier.run(until_idle=True)
+        last: dict[str, dict] = {}
+        for request in crm.requests:  # in arrival order; one number's are sent in order
+            last[request.mdn] = request.event["data"]["state"]
+    assert summary.delivered == len(changes)
+    touched = {c.mdn for c in changes}
+    assert set(last) == touched
+    for mdn in touched:
+        assert last[mdn] == decide(mdn, store.state(mdn), None).as_json(), mdn
+    # The scenario is the bug: a CRM acting on the last event alone would be wrong.
+    naive = {EventType.SUSPENDED: "hold", EventType.REACTIVATED: "allow"}
+    last_event = {c.mdn: c.event_type for c in changes}  # topic order within a number
+    assert any(naive.get(last_event[mdn], "block") != last[mdn]["decision"] for mdn in touched)

@@ -150,6 +150,13 @@ def register_consume_crm(
         "restarted notifier resumes at once without a rebalance; a stopped one keeps its "
         "partitions until the session times out (env NUMGUARD_INSTANCE_ID)",
     )  # fmt: skip
+    parser.add_argument(
+        "--from-state", action="store_true",
+        help="read <topic>.state, written by `consume store`, instead of the events: each "
+        "webhook then also carries the number's resulting state after its change "
+        "(data.state: the answer with no consent date), right after a backfill too; "
+        "needs `consume store` running",
+    )  # fmt: skip
     options.add_kafka_options(parser)
     options.add_outage_option(parser)
     add_metrics_options(parser)
@@ -206,6 +213,7 @@ def run_consume_crm(args: argparse.Namespace) -> int:
         EventCodec.from_registry_url(args.schema_registry_url, names.events),
         CrmMetrics(),
         outage_seconds=args.outage_seconds,
+        from_state=args.from_state,
     )
     summary = notifier.run(until_idle=args.until_idle, stop=stop_on_signals())
     print(json.dumps(summary.as_json()))

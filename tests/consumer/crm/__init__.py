@@ -226,12 +226,13 @@ def make_notifier(
     group: str | None = None,
     registry: CollectorRegistry | None = None,
     overrides: dict[str, Any] | None = None,
+    from_state: bool = False,
 ) -> CrmNotifier:
     ensure_crm_dead_letter_topic(base_config(bootstrap), names)
     return CrmNotifier(
         {**consumer_config(bootstrap, group or group_name()), **(overrides or {})},
         idempotent_producer_config(bootstrap), names, config, EventCodec(),
-        CrmMetrics(registry or CollectorRegistry()),
+        CrmMetrics(registry or CollectorRegistry()), from_state=from_state,
     )  # fmt: skip
 
 
