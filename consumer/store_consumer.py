@@ -207,9 +207,13 @@ class StoreConsumer:
     def _with_store(self, step: Callable[[], T]) -> T:
         """`step` (it writes the store and may publish states), again while the database
         or Kafka is unreachable, for up to the outage budget."""
-        where = self._store.where + (f" or Kafka ({self._names.state})" if self._state else "")
-        return ride_out(where, step, self._is_outage, self._outage_seconds,
+        return ride_out(self._unreachable, step, self._is_outage, self._outage_seconds,
                         self._store.reconnect)  # fmt: skip
+
+    def _unreachable(self, error: BaseException | None) -> str:
+        if isinstance(error, StateNotPublished):
+            return f"{self._kafka.what} (publishing to {self._names.state})"
+        return self._store.where
 
     def _is_outage(self, error: BaseException) -> bool:
         return isinstance(error, StateNotPublished) or self._store.is_outage(error)

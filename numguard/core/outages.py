@@ -29,19 +29,23 @@ class Unreachable(Exception):
 
 
 def ride_out(
-    what: str,
+    what: str | Callable[[BaseException | None], str],
     step: Callable[[], T],
     is_outage: Callable[[BaseException], bool],
     budget_seconds: float,
     recover: Callable[[], None] | None = None,
 ) -> T:
     """`step()`, again after each error `is_outage` accepts (with `recover()` first, e.g.
-    a reconnect), until it succeeds or `budget_seconds` have passed."""
+    a reconnect), until it succeeds or `budget_seconds` have passed. `what` names the
+    service, or says from the error which one it was."""
+
+    def named(error: BaseException | None) -> str:
+        return what(error) if callable(what) else what
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         log.warning("%s unreachable (attempt %d, %.0f s so far): %s; retrying in %.1f s",
-                    what, state.attempt_number, state.seconds_since_start, error,
+                    named(error), state.attempt_number, state.seconds_since_start, error,
                     state.upcoming_sleep)  # fmt: skip
 
     def attempt() -> T:
@@ -51,7 +55,9 @@ def ride_out(
 
     def give_up(state: RetryCallState) -> T:
         error = state.outcome.exception() if state.outcome else None
-        raise Unreachable(f"{what} unreachable for {budget_seconds:g} s: {error}") from error
+        raise Unreachable(
+            f"{named(error)} unreachable for {budget_seconds:g} s: {error}"
+        ) from error
 
     attempts = Retrying(
         retry=retry_if_exception(is_outage),
