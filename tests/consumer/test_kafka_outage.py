@@ -22,6 +22,7 @@ from numguard.devtools.localkafka.broker import LocalKafka
 from numguard.schemas.events import EventType
 from tests.builders import change
 from tests.support.events import publish
+from tests.support.store import numbers_applied
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -29,14 +30,6 @@ pytestmark = pytest.mark.kafka
 BUDGET_SECONDS = 20
 SHORT_OUTAGE_SECONDS = 6
 APPLY_TIMEOUT_SECONDS = 90
-
-
-def applied(url: str) -> int:
-    store = open_store(url, create=False)
-    try:
-        return sum(store.numbers_by_state().values())
-    finally:
-        store.close()
 
 
 def deactivations(start: int, count: int) -> list:
@@ -63,13 +56,13 @@ def test_kafka_stopped_is_waited_out_within_the_budget_and_ends_the_run_past_it(
             env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=log.open("w"),
         )  # fmt: skip
         try:
-            wait_for(lambda: applied(url) == 10, "the first events", APPLY_TIMEOUT_SECONDS)
+            wait_for(lambda: numbers_applied(url) == 10, "the first events", APPLY_TIMEOUT_SECONDS)
             broker.stop()
             time.sleep(SHORT_OUTAGE_SECONDS)
             assert process.poll() is None, "gave up inside its budget"
             broker.start()
             publish(bootstrap, names.events, deactivations(10, 10))
-            wait_for(lambda: applied(url) == 20, "the events after the outage",
+            wait_for(lambda: numbers_applied(url) == 20, "the events after the outage",
                      APPLY_TIMEOUT_SECONDS)  # fmt: skip
             broker.stop()
             started = time.monotonic()

@@ -26,6 +26,7 @@ from tests.builders import change
 from tests.support.events import publish
 from tests.support.postgres import fresh_postgres_database
 from tests.support.serve import client, running_api
+from tests.support.store import numbers_applied
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -46,14 +47,6 @@ def outage(server_url: str, database: str) -> Iterator[None]:
             admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
 
 
-def applied(url: str) -> int:
-    store = open_store(url, create=False)
-    try:
-        return sum(store.numbers_by_state().values())
-    finally:
-        store.close()
-
-
 def consume(
     bootstrap: str, names: TopicNames, url: str, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
@@ -69,6 +62,13 @@ def numbers(start: int, count: int) -> list[str]:
     return [f"+1202555{i:04d}" for i in range(start, start + count)]
 
 
+def empty_store(server_url: str) -> tuple[str, str]:
+    """A new database with numguard's tables: its URL and its name."""
+    url = fresh_postgres_database(server_url)
+    open_store(url).close()
+    return url, url.rsplit("/", 1)[1]
+
+
 def deactivations(mdns: list[str]) -> list[StateChange]:
     return [change(EventType.DEACTIVATED, "2024-03-05", mdn=mdn) for mdn in mdns]
 
@@ -76,19 +76,19 @@ def deactivations(mdns: list[str]) -> list[StateChange]:
 def test_a_database_outage_is_waited_out_and_nothing_is_lost(
     kafka_bootstrap: str, topics: TopicNames, postgres_url: str, tmp_path: Path
 ) -> None:
-    url = fresh_postgres_database(postgres_url)
-    database = url.rsplit("/", 1)[1]
-    open_store(url).close()
+    url, database = empty_store(postgres_url)
     publish(kafka_bootstrap, topics.events, deactivations(numbers(0, 20)))
     log = tmp_path / "consume.log"
     process = consume(kafka_bootstrap, topics, url, log, "--outage-seconds", "60")
     try:
-        wait_for(lambda: applied(url) == 20, "the first events applied", APPLY_TIMEOUT_SECONDS)
+        wait_for(
+            lambda: numbers_applied(url) == 20, "the first events applied", APPLY_TIMEOUT_SECONDS
+        )
         with outage(postgres_url, database):
             publish(kafka_bootstrap, topics.events, deactivations(numbers(20, 30)))
             time.sleep(4)  # the consumer meets the outage and retries
             assert process.poll() is None, "the consumer gave up inside its budget"
-        wait_for(lambda: applied(url) == 50, "the events of the outage applied",
+        wait_for(lambda: numbers_applied(url) == 50, "the events of the outage applied",
                  APPLY_TIMEOUT_SECONDS)  # fmt: skip
     finally:
         process.send_signal(signal.SIGTERM)
@@ -102,9 +102,7 @@ def test_a_database_outage_is_waited_out_and_nothing_is_lost(
 def test_past_its_budget_the_consumer_stops_with_one_line(
     kafka_bootstrap: str, topics: TopicNames, postgres_url: str, tmp_path: Path
 ) -> None:
-    url = fresh_postgres_database(postgres_url)
-    database = url.rsplit("/", 1)[1]
-    open_store(url).close()
+    url, database = empty_store(postgres_url)
     log = tmp_path / "consume.log"
     process = consume(kafka_bootstrap, topics, url, log, "--outage-seconds", "3")
     try:
@@ -121,7 +119,7 @@ def test_past_its_budget_the_consumer_stops_with_one_line(
     assert last.startswith("numguard: error: PostgreSQL at 127.0.0.1:"), stderr[-2000:]
     assert f"/{database} unreachable for 3 s: " in last
     assert "Traceback" not in stderr
-    assert applied(url) == 0  # nothing half-applied; a restart applies all five
+    assert numbers_applied(url) == 0  # nothing half-applied; a restart applies all five
 
 
 def test_serve_answers_503_while_the_database_is_unreachable_and_recovers(

@@ -48,6 +48,14 @@ def backfill_newest_first() -> list[StateChange]:
     return [row for rows in reversed(files) for row in rows]
 
 
+def consume_all(bootstrap: str, topics: TopicNames, store: SqlStore) -> None:
+    """`consume store` in process, in small batches, until caught up."""
+    StoreConsumer(
+        consumer_config(bootstrap, f"state-{topics.events}"),
+        idempotent_producer_config(bootstrap), topics, store, EventCodec(), batch_size=25,
+    ).run(until_idle=True)  # fmt: skip
+
+
 def latest_per_number(bootstrap: str, topic: str) -> dict[str, dict]:
     latest: dict[str, dict] = {}
     for message in read_committed(bootstrap, topic):  # in order within each partition
@@ -60,10 +68,7 @@ def test_the_latest_state_per_number_is_the_stores_answer_after_a_newest_first_b
 ) -> None:
     changes = backfill_newest_first()
     publish(kafka_bootstrap, topics.events, changes)
-    StoreConsumer(
-        consumer_config(kafka_bootstrap, f"state-{topics.events}"),
-        idempotent_producer_config(kafka_bootstrap), topics, store, EventCodec(), batch_size=25,
-    ).run(until_idle=True)  # fmt: skip
+    consume_all(kafka_bootstrap, topics, store)
     latest = latest_per_number(kafka_bootstrap, topics.state)
     touched = {c.mdn for c in changes}
     assert set(latest) == touched
@@ -115,10 +120,7 @@ def test_webhooks_from_the_state_topic_end_on_the_stores_answer_for_every_number
 
     changes = backfill_newest_first()
     publish(kafka_bootstrap, topics.events, changes)
-    StoreConsumer(
-        consumer_config(kafka_bootstrap, f"state-{topics.events}"),
-        idempotent_producer_config(kafka_bootstrap), topics, store, EventCodec(), batch_size=25,
-    ).run(until_idle=True)  # fmt: skip
+    consume_all(kafka_bootstrap, topics, store)
     with receiver() as crm:
         notifier = make_notifier(kafka_bootstrap, topics, crm_config(endpoint("crm", crm.url)),
                                  from_state=True)  # fmt: skip
