@@ -53,6 +53,15 @@ metrics_port = 9102
 [serve]
 port = 8080
 token_env = "NUMGUARD_API_TOKEN"
+
+# CRM webhook endpoints: here, or in a file of their own (crm.config = "crm.toml");
+# NUMGUARD_CRM_<NAME>_<KEY> overrides any key (see `numguard consume crm --help`)
+# [crm.notifier]
+# max_pending_per_partition = 1000
+# [[crm.endpoints]]
+# name = "salesforce"
+# url = "https://crm.example.com/hooks/numguard"
+# secret_env = "SALESFORCE_WEBHOOK_SECRET"
 """
 
 DESCRIPTION = """\

@@ -15,7 +15,9 @@ def librdkafka_problem(settings: dict[str, Any]) -> str | None:
     quiet.propagate = False
     try:
         # Port 9 (discard) on loopback: nothing is sent anywhere that matters.
-        Producer({**settings, "bootstrap.servers": "127.0.0.1:9", "logger": quiet}).flush(0)
+        # log_level 0: nothing logged, even while the probe is torn down.
+        probe = {**settings, "bootstrap.servers": "127.0.0.1:9", "logger": quiet, "log_level": 0}
+        Producer(probe).flush(0)
     except KafkaException as error:
         return str(error.args[0].str())
     except (TypeError, ValueError) as error:
