@@ -18,13 +18,12 @@ import json
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.store.sql import origin
 from numguard.consumer.store_consumer import REDRIVEN_FROM_HEADER
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import PartitionEnd, Record, read
-from numguard.core.kafka.topics import TopicNames
+from numguard.core.kafka.topics import TopicNames, assign_whole_topic
 
 REDRIVE_GROUP = "numguard-store-redrive"
 STORE_STAGE = "consume store"
@@ -96,18 +95,5 @@ class EventRedriver:
         self.summary.redriven += 1
 
     def _assign(self) -> dict[int, int]:
-        topic = self._names.dead_letter
-        metadata = self._consumer.list_topics(topic, timeout=METADATA_TIMEOUT_SECONDS)
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None:
-            return {}
-        partitions = [KafkaPartition(topic, p) for p in found.partitions]
-        ends = {}
-        for partition in partitions:
-            _, high = self._consumer.get_watermark_offsets(
-                partition, timeout=METADATA_TIMEOUT_SECONDS
-            )
-            ends[partition.partition] = high
-        # No offset given: the group's committed offset, else the earliest.
-        self._consumer.assign(partitions)
-        return {number: high for number, high in ends.items() if high > 0}
+        return assign_whole_topic(self._consumer, self._names.dead_letter,
+                                  METADATA_TIMEOUT_SECONDS)  # fmt: skip

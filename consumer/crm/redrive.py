@@ -20,7 +20,6 @@ import threading
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Message
-from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.crm.config import Endpoint
 from numguard.consumer.crm.deadletter import failed_delivery
@@ -29,6 +28,7 @@ from numguard.consumer.crm.metrics import CrmMetrics
 from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.records import PartitionEnd, Record, read
+from numguard.core.kafka.topics import assign_whole_topic
 from numguard.core.phone import mask
 
 log = logging.getLogger(__name__)
@@ -105,22 +105,7 @@ class Redriver:
             await client.aclose()
 
     def _assign(self) -> dict[int, int]:
-        """Assign every partition from the group's committed offset (or the beginning);
-        returns each partition's end offset at start, for those with anything to read."""
-        metadata = self._consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_SECONDS)
-        found = metadata.topics.get(self._topic)
-        if found is None or found.error is not None:
-            return {}
-        partitions = [KafkaPartition(self._topic, p) for p in found.partitions]
-        ends = {}
-        for partition in partitions:
-            _, high = self._consumer.get_watermark_offsets(
-                partition, timeout=METADATA_TIMEOUT_SECONDS
-            )
-            ends[partition.partition] = high
-        # No offset given: librdkafka starts at the group's committed offset, else earliest.
-        self._consumer.assign(partitions)
-        return {p: high for p, high in ends.items() if high > 0}
+        return assign_whole_topic(self._consumer, self._topic, METADATA_TIMEOUT_SECONDS)
 
     async def _redrive(self, client: EndpointClient, message: Message) -> None:
         self.summary.read += 1

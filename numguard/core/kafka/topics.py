@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from numguard.core.kafka.clients import KafkaConfig
@@ -118,3 +118,16 @@ def _refuse_compacted_events_topic(admin: AdminClient, topic: str) -> None:
             f"topic {topic} has cleanup.policy={policy}: compaction would erase earlier "
             "deactivations on replay. Use a topic with cleanup.policy=delete and retention.ms=-1."
         )
+
+
+def assign_whole_topic(consumer: Consumer, topic: str, timeout: float) -> dict[int, int]:
+    """Assign every partition of `topic` from the group's committed offset (librdkafka's
+    default: else the earliest), and return each partition's end offset at start, for
+    the partitions with anything to read (a redrive reads up to there, then stops)."""
+    found = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    if found is None or found.error is not None:
+        return {}
+    partitions = [TopicPartition(topic, number) for number in found.partitions]
+    ends = {p.partition: consumer.get_watermark_offsets(p, timeout=timeout)[1] for p in partitions}
+    consumer.assign(partitions)
+    return {number: high for number, high in ends.items() if high > 0}
