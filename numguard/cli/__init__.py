@@ -95,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command != "config":
             path = Path(args.config) if args.config is not None else None
-            settings = config.load(path, with_crm=args.command in ("consume", "dlq"))
+            # The CRM secrets are resolved by the CRM commands (config.load_crm), not here:
+            # a host without them still runs every other command.
+            settings = config.load(path)
             config.apply(settings, args)
             args.settings = settings  # the CRM commands read its [crm] section
             set_client_settings(config.client_settings(settings))

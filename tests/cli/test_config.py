@@ -199,3 +199,22 @@ def test_out_of_range_values_are_refused_with_their_bounds(tmp_path: Path) -> No
         "produce.lookback_days: must be at least 1, got 0",
         "produce.metrics_port: must be at most 65535, got 70000",
     ]
+
+
+@pytest.mark.kafka
+def test_a_crm_secret_missing_stops_only_the_commands_that_send_webhooks(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """The shared file's [crm] section must not stop `consume store` or `check` on a host
+    that holds no CRM secret."""
+    path = tmp_path / "numguard.toml"
+    store = f"sqlite:///{tmp_path}/store.sqlite3"
+    path.write_text(INLINE_CRM + f'[store]\nurl = "{store}"\n')
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    consumed = numguard("--config", str(path), "consume", "store", "--until-idle",
+                        "--topic", f"cfg-{tmp_path.name[-12:]}", env=env)  # fmt: skip
+    assert consumed.returncode == 0, consumed.stderr
+    assert numguard("--config", str(path), "check", "2025550100").returncode == 0
+    refused = numguard("--config", str(path), "consume", "crm", "--until-idle", env=env)
+    assert refused.returncode == 2
+    assert "the environment variable HUB_SECRET is not set" in refused.stderr
