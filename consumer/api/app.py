@@ -1,7 +1,7 @@
 """The ASGI application behind `numguard serve` (FastAPI: routing, validation, OpenAPI).
 
 Routes: GET /v1/numbers/{number}, POST /v1/check, GET /v1/numbers/{number}/history,
-/healthz, /metrics and /openapi.json. /v1/ needs `Authorization: Bearer <token>`
+/healthz, /metrics and /openapi.json. All but those three need `Authorization: Bearer <token>`
 when a token is configured. Request logs name the route, never the number.
 """
 

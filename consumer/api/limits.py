@@ -20,15 +20,21 @@ from numguard.consumer.api.metrics import ApiMetrics
 log = logging.getLogger("numguard.consumer.api")
 
 
+# Open to probes and clients without a token; every other path needs it.
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
+
+
 class BearerToken:
-    """401 for a /v1/ request without `Authorization: Bearer <token>`, when a token is set."""
+    """401 without `Authorization: Bearer <token>`, when a token is set, for every path
+    but PUBLIC_PATHS: a route added later, or a path spelled in a way the router might
+    read differently, is guarded by default."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.expected = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.expected is None or scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if self.expected is None or scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")

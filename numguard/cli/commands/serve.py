@@ -36,8 +36,9 @@ Serve the suppression store's answers over HTTP (JSON):
   GET  /metrics             Prometheus metrics
   GET  /openapi.json        the OpenAPI 3.1 document
 
-When the environment variable named by --token-env is set, every /v1/ request
-needs the header `Authorization: Bearer <its value>`; without it, serve refuses
+When the environment variable named by --token-env is set, every request but
+/healthz, /metrics and /openapi.json needs the header `Authorization: Bearer
+<its value>`; without it, serve refuses
 an address beyond loopback unless --allow-anonymous is given. A request that does
 not match /openapi.json is answered 400 naming every problem; in a batch, an item
 that cannot be answered (no number, or not a phone number) gets

@@ -239,3 +239,20 @@ def test_no_token_beyond_loopback_is_refused_unless_anonymity_is_asked_for(
         "numguard: error: refusing to serve 0.0.0.0 without a token: set NUMGUARD_API_TOKEN "
         "(or pass --allow-anonymous to serve anyone who can reach it)"
     ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/numbers/2025550101", "//v1/numbers/2025550101", "/./v1/numbers/2025550101",
+     "/V1/numbers/2025550101", "/v1%2fnumbers/2025550101", "/nowhere"],
+)  # fmt: skip
+def test_without_a_token_only_health_metrics_and_the_schema_answer(
+    api: tuple[str, subprocess.Popen[str]], path: str
+) -> None:
+    """The token guards every path but the three public ones, whatever spelling a client
+    tries: no route can be reached, or probed, by a path the check did not foresee."""
+    received = exchange(api[0], f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert responses(received) == [401], received[:300]
+    with client(api[0], token=None) as http:
+        for public in ("/healthz", "/metrics", "/openapi.json"):
+            assert http.get(public).status_code == 200
