@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
+from numguard.core.checkpoints import Checkpoint
 from numguard.producer import normalize
-from numguard.producer.checkpoints import Checkpoint
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources import convey, infobip, twilio
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
@@ -29,6 +29,8 @@ class FileFormat:
     recognizes: Callable[[Path], bool]
     read_rows: Callable[[TextIO, str], Iterator[SourceRow]]  # (stream, report id)
     normalize: Callable[[SourceRow, datetime], Normalized]
+    # The day a file of this kind covers, from its name (None: not a daily report).
+    covers: Callable[[str], date | None] = lambda name: None
 
 
 FILE_FORMATS: dict[str, FileFormat] = {
@@ -37,6 +39,7 @@ FILE_FORMATS: dict[str, FileFormat] = {
         lambda path: bool(convey.FILE_NAME.fullmatch(path.name)) or path.suffix.lower() == ".csv",
         convey.read_rows,
         normalize.convey_row,
+        convey.day_of,
     ),
     "infobip": FileFormat(
         "infobip",
@@ -49,6 +52,7 @@ FILE_FORMATS: dict[str, FileFormat] = {
         lambda path: path.suffix.lower() == ".txt",
         twilio.read_list_file,
         normalize.twilio_line,
+        twilio.day_of,  # a list's name must carry its day: an UnreadableReport otherwise
     ),
 }
 FORMATS = tuple(FILE_FORMATS)
@@ -122,7 +126,9 @@ def ingest_files(
         try:
             fmt = FILE_FORMATS[file_format or detect_format(path)]
             content = content_sha256(path)
-            start = Checkpoint(source=fmt.source, report_id=path.name, content_sha256=content)
+            day = fmt.covers(path.name)
+            start = Checkpoint(source=fmt.source, report_id=path.name, content_sha256=content,
+                               covers=day.isoformat() if day else "")  # fmt: skip
             previous = checkpoints.get(start.key)
             if previous is not None and not force:
                 if previous.content_sha256 != content:
@@ -138,7 +144,7 @@ def ingest_files(
                     continue
                 else:
                     log.info("%s: resuming after position %d", path.name, previous.position)
-                    start = previous
+                    start = replace(previous, covers=previous.covers or start.covers)
             done = publisher.publish(file_changes(path, fmt, datetime.now(UTC)), start)
         except (UnreadableReport, OSError) as error:
             log.error("rejected whole, not marked done: %s", error)

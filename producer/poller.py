@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 
-from numguard.producer.checkpoints import Checkpoint
+from numguard.core.checkpoints import Checkpoint
 from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources.base import (
@@ -113,10 +113,17 @@ class Poller:
         start = self._checkpoints.get(f"{source.name}/{report.report_id}") or Checkpoint(
             source.name, report.report_id
         )
+        if report.covers is not None and not start.covers:
+            start = replace(start, covers=report.covers.isoformat())
         try:
             done = self._publisher.publish(self._changes(source, report), start)
         except ReportMissing as missing:
             self._missing(source.name, report, str(missing), outcome)
+            if report.report_id in outcome.late and start.position == 0 and not start.missed:
+                # The store learns the day is uncovered: numbers checked against it
+                # answer no_data, not a confident no_record.
+                missed = self._publisher.record_missed(replace(start, missed=True))
+                self._checkpoints[missed.key] = missed
             return
         except UnreadableReport as error:
             log.error("%s: rejected whole, not marked done: %s", source.name, error)

@@ -16,10 +16,10 @@ from dataclasses import replace
 
 from confluent_kafka import KafkaException, Message, Producer
 
+from numguard.core.checkpoints import Checkpoint
 from numguard.core.deadletter import DeadLetter, Headers
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.topics import TopicNames
-from numguard.producer.checkpoints import Checkpoint
 from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.sources.base import Flagged, Normalized, Rejection
 from numguard.schemas.codec import EventCodec
@@ -86,6 +86,19 @@ class ReportPublisher:
             if self._in_transaction:
                 self._abort()
             raise
+
+    def record_missed(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Publish the checkpoint of a report past due and absent (`missed`), alone in a
+        transaction; a later publish of the report replaces it."""
+        try:
+            self._produce(self._names.checkpoints, checkpoint.key.encode(), checkpoint.to_json())
+            self._producer.commit_transaction(TRANSACTION_TIMEOUT_SECONDS)
+        except KafkaException as error:
+            self._abort()
+            raise PublishError(f"recording {checkpoint.key} as missed failed: {error}") from error
+        self._in_transaction = False
+        log.info("recorded %s as missed", checkpoint.key)
+        return checkpoint
 
     def close(self) -> None:
         self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)

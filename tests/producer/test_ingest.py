@@ -77,6 +77,7 @@ def test_rows_arrive_as_keyed_events_and_bad_rows_as_dead_letters(
     assert (checkpoint.done, checkpoint.rows, checkpoint.accepted, checkpoint.rejected) == (
         True, 3, 2, 1
     )  # fmt: skip
+    assert checkpoint.covers == "2024-03-05"  # the day the store counts as covered (issue 11)
 
 
 def test_a_file_published_before_is_skipped_and_force_republishes_the_same_ids(

@@ -17,11 +17,12 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from numguard.core.checkpoints import Checkpoint
 from numguard.core.kafka.clients import base_config, transactional_producer_config
 from numguard.core.kafka.topics import TopicNames
 from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
 from numguard.devtools.simulator.faults import FaultKind, FaultPlan, FaultRule
-from numguard.producer.checkpoints import Checkpoint, read_checkpoints
+from numguard.producer.checkpoints import read_checkpoints
 from numguard.producer.metrics import ProducerMetrics
 from numguard.producer.poller import Poller
 from numguard.producer.publish import ReportPublisher
@@ -97,6 +98,17 @@ def test_every_day_of_the_window_is_published_once_and_a_missed_day_is_backfille
         START + timedelta(days=i) for i in range(DAYS) if START + timedelta(days=i) != missing
     ]
     assert published_numbers(kafka_bootstrap, topics) == expected_numbers(data, served)
+    # Issue 11, case 7: each report's checkpoint names its day, and a missed day is
+    # recorded as such (the store answers no_data for it), once however often polled.
+    marks = read_checkpoints(base_config(kafka_bootstrap), topics.checkpoints)
+    key = f"convey/mcdn_deact_{missing:%Y%m%d}.csv"
+    assert (marks[key].missed, marks[key].done, marks[key].covers) == (
+        True, False, missing.isoformat())  # fmt: skip
+    assert sorted(c.covers for c in marks.values() if c.done) == [d.isoformat() for d in served]
+    again = CollectorRegistry()
+    with CarrierSimulator(data, faults=FaultPlan(missing_days=frozenset({missing}))) as sim:
+        assert poller(kafka_bootstrap, topics, again).poll(http_source(sim)).reports == 0
+    assert again.get_sample_value(transactions, {"outcome": "committed"}) in (None, 0)
 
     with CarrierSimulator(data) as sim:  # the carrier delivers the missed day late
         second = poller(kafka_bootstrap, topics, CollectorRegistry()).poll(http_source(sim))
@@ -106,6 +118,8 @@ def test_every_day_of_the_window_is_published_once_and_a_missed_day_is_backfille
                       (START - timedelta(days=2), START - timedelta(days=1), missing)]  # fmt: skip
     all_days = [START + timedelta(days=i) for i in range(DAYS)]
     assert published_numbers(kafka_bootstrap, topics) == expected_numbers(data, all_days)
+    delivered = read_checkpoints(base_config(kafka_bootstrap), topics.checkpoints)[key]
+    assert (delivered.missed, delivered.done) == (False, True)
 
 
 def test_server_errors_are_retried_and_a_truncated_file_is_not_marked_done(
