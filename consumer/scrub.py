@@ -19,13 +19,15 @@ from itertools import islice
 from typing import TextIO
 
 from numguard.consumer.store import SqlStore
-from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Consent, decide
+from numguard.consumer.store.coverage import span
+from numguard.consumer.store.rules import CONSENT_DAY_ZONE, Consent, NoData, decide
 from numguard.core.phone import InvalidNumber, normalize
 from numguard.core.times import parse_date_or_time
 
 CHUNK_ROWS = 2000
 ADDED_COLUMNS = (
     "numguard_decision", "numguard_reason", "numguard_new_mdn", "numguard_deactivated_on",
+    "numguard_uncovered_days",
 )  # fmt: skip
 # Dates as US exports write them, after ISO 8601: a time without a zone is read as UTC,
 # which is earlier than any US clock's reading, so a consent never counts too soon.
@@ -74,6 +76,7 @@ def scrub(
     on_progress: Callable[[ScrubSummary], None] | None = None,
     day_zone: tzinfo = CONSENT_DAY_ZONE,
     consent_format: str | None = None,
+    no_data: NoData | None = None,
 ) -> ScrubSummary:
     reader = csv.DictReader(source)
     columns = reader.fieldnames or []
@@ -94,18 +97,18 @@ def scrub(
             if mdn is None:
                 summary.unparseable_numbers += 1
                 summary.unreadable_rows += 1
-                row.update(dict(zip(ADDED_COLUMNS, (INVALID, "unparseable_number", "", ""),
+                row.update(dict(zip(ADDED_COLUMNS, (INVALID, "unparseable_number", "", "", ""),
                                     strict=True)))  # fmt: skip
             else:
                 consent = _consent(row, consent_column, consent_format, summary)
-                decision = decide(mdn, states.get(mdn), consent, day_zone)
+                decision = decide(mdn, states.get(mdn), consent, day_zone, no_data)
                 summary.decisions[decision.verdict.value] += 1
                 deactivated_on = (
                     decision.deactivated_on.isoformat() if decision.deactivated_on else ""
                 )
                 row.update(dict(zip(ADDED_COLUMNS, (
                     decision.verdict.value, decision.reason.value, decision.new_mdn or "",
-                    deactivated_on,
+                    deactivated_on, " ".join(span(days) for days in decision.uncovered),
                 ), strict=True)))  # fmt: skip
             writer.writerow(row)
         if on_progress is not None:

@@ -25,7 +25,8 @@ from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.state_topic import StateNotPublished, StatePublisher
-from numguard.consumer.store import Consumed, SqlStore, Unreadable
+from numguard.consumer.store import Consumed, SqlStore, Unreadable, coverage
+from numguard.core.checkpoints import Checkpoint
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.outage import KafkaOutage
@@ -123,12 +124,13 @@ class StoreConsumer:
     ) -> ConsumeSummary:
         """Consume until `stop` is set (with until_idle: until caught up), then leave cleanly."""
         stop = stop or threading.Event()
-        topic = self._names.events
+        topics = self._topics()
         if self._join_group:
-            self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+            self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         else:
-            metadata = self._consumer.list_topics(topic, timeout=METADATA_TIMEOUT_SECONDS)
-            partitions = [KafkaPartition(topic, p) for p in metadata.topics[topic].partitions]
+            metadata = self._consumer.list_topics(timeout=METADATA_TIMEOUT_SECONDS)
+            partitions = [KafkaPartition(topic, p) for topic in topics
+                          for p in metadata.topics[topic].partitions]  # fmt: skip
             self._on_assign(self._consumer, partitions)
         try:
             while not stop.is_set():
@@ -145,8 +147,21 @@ class StoreConsumer:
             self._consumer.close()
         return self.summary
 
+    def _topics(self) -> list[str]:
+        """The events, and the report checkpoints (the days the feeds covered) when the
+        topic exists: ensure_topics makes it, a bare events topic has none."""
+        metadata = self._consumer.list_topics(timeout=METADATA_TIMEOUT_SECONDS)
+        found = [self._names.events]
+        if self._names.checkpoints in metadata.topics:
+            found.append(self._names.checkpoints)
+        else:
+            log.warning("%s does not exist: the store will not know which days the feeds "
+                        "covered (numbers answer no_data)", self._names.checkpoints)  # fmt: skip
+        return found
+
     def _process(self, messages: list[Message]) -> None:
         batch: list[Consumed] = []
+        coverage_rows: list[tuple[str, str, str, str]] = []
         letters: list[tuple[DeadLetter, Message]] = []
         unreadable: list[Unreadable] = []
         offsets: dict[Partition, int] = {}
@@ -158,6 +173,10 @@ class StoreConsumer:
                 continue
             self._at_end.discard(record.where)
             offsets[record.where] = record.offset + 1
+            if record.topic == self._names.checkpoints:
+                if (row := self._coverage_row(record)) is not None:
+                    coverage_rows.append(row)
+                continue
             try:
                 change = self._codec.decode_record(record.key, record.value)
             except UndecodableEvent as poison:
@@ -178,7 +197,7 @@ class StoreConsumer:
         # A database restart or failover is waited out; the batch is applied whole or not.
         publish = self._state.publish if self._state is not None else None
         self._with_store(lambda: self._store.apply_batch(batch, offsets, self._group, unreadable,
-                                                         publish))  # fmt: skip
+                                                         publish, coverage_rows))  # fmt: skip
         self._count(batch, len(letters), len(unreadable), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
@@ -190,6 +209,17 @@ class StoreConsumer:
         self.summary.batches += 1
         if self._on_batch is not None:
             self._on_batch(self.summary)
+
+    def _coverage_row(self, record: Record) -> tuple[str, str, str, str] | None:
+        if record.value is None:
+            return None  # a compaction tombstone
+        try:
+            return coverage.row(Checkpoint.from_json(record.value))
+        except (ValueError, TypeError) as error:
+            # Our own record, from a newer or broken writer: its day stays uncovered.
+            log.warning("%s[%d]@%d: not a checkpoint this version reads: %s",
+                        record.topic, record.partition, record.offset, error)  # fmt: skip
+            return None
 
     def _count(self, batch: list[Consumed], dead: int, held: int, seconds: float) -> None:
         if self._metrics is None:
@@ -235,7 +265,7 @@ class StoreConsumer:
             log.warning("metrics not refreshed: %s: %s", self._store.where, error)
 
     def _read_metrics(self, metrics: StoreConsumerMetrics) -> None:
-        stored = self._store.offsets(self._group, self._names.events)
+        stored = self._stored_offsets({topic for topic, _ in self._assigned})
         for topic, partition in sorted(self._assigned):
             # The end the last fetch saw (no round trip, so the consume loop never waits
             # on it); before any fetch it is unknown and the partition is skipped.
@@ -244,7 +274,7 @@ class StoreConsumer:
             )
             if high < 0:
                 continue
-            lag = max(0, high - stored.get(partition, 0))
+            lag = max(0, high - stored.get((topic, partition), 0))
             metrics.lag.labels(self._group, topic, str(partition)).set(lag)
         for state, count in self._store.numbers_by_state().items():
             metrics.numbers.labels(state).set(count)
@@ -263,14 +293,22 @@ class StoreConsumer:
             self._dlq.write(letter, message.key())
         self._dlq.flush(DLQ_FLUSH_TIMEOUT_SECONDS)  # raises DeadLetterFailed: nothing stored
 
+    def _stored_offsets(self, topics: set[str]) -> dict[Partition, int]:
+        found: dict[Partition, int] = {}
+        for topic in topics:
+            stored = self._store.offsets(self._group, topic)
+            found.update(((topic, partition), offset) for partition, offset in stored.items())
+        return found
+
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
-        stored = self._with_store(lambda: self._store.offsets(self._group, self._names.events))
+        topics = {p.topic for p in partitions}
+        stored = self._with_store(lambda: self._stored_offsets(topics))
         for partition in partitions:
             # No offset in the store means nothing of this partition is applied yet.
-            partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)
+            partition.offset = stored.get((partition.topic, partition.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
         self._assigned |= {(p.topic, p.partition) for p in partitions}
-        log.info("assigned partitions %s", sorted(p.partition for p in partitions))
+        log.info("assigned partitions %s", sorted(f"{p.topic}[{p.partition}]" for p in partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
@@ -34,10 +34,10 @@ from numguard.consumer.api.models import (
     Problem,
 )
 from numguard.consumer.api.openapi import document
-from numguard.consumer.api.pool import StorePool
+from numguard.consumer.api.pool import CoverageCache, StorePool
 from numguard.consumer.store import SqlStore
 from numguard.consumer.store.freshness import DEFAULT_STALE_AFTER, SourceFreshness
-from numguard.consumer.store.rules import Consent, decide
+from numguard.consumer.store.rules import Consent, NoData, Verdict, decide
 from numguard.core.outages import Unreachable
 from numguard.core.phone import InvalidNumber, normalize
 from numguard.core.problems import dotted
@@ -54,6 +54,8 @@ class ApiSettings:
     day_zone: tzinfo
     registry: CollectorRegistry
     stale_after: timedelta | None = DEFAULT_STALE_AFTER  # None: never unhealthy for it
+    no_data: Verdict = Verdict.ALLOW  # for a number with no record on an uncovered day
+    coverage: CoverageCache = field(default_factory=CoverageCache)
 
 
 class BadItem(ValueError):
@@ -179,14 +181,18 @@ def _number(text: str) -> str:
 
 async def _decide(
     settings: ApiSettings, metrics: ApiMetrics, items: list[tuple[str, Consent | None]]
-) -> list[dict[str, str]]:
+) -> list[dict[str, str | list[str]]]:
     wanted = sorted({mdn for mdn, _ in items})
     states = await settings.pool.run(lambda store: store.states(wanted)) if wanted else {}
-    answers = [
-        decide(mdn, states.get(mdn), consent, settings.day_zone).as_json() for mdn, consent in items
+    no_data = None
+    if any(consent is not None and mdn not in states for mdn, consent in items):
+        # Only a number with no record and a consent needs the coverage.
+        no_data = NoData(await settings.coverage.get(settings.pool), settings.no_data)
+    decisions = [
+        decide(mdn, states.get(mdn), consent, settings.day_zone, no_data) for mdn, consent in items
     ]
-    metrics.decided(Counter(answer["decision"] for answer in answers))
-    return answers
+    metrics.decided(Counter(decision.verdict.value for decision in decisions))
+    return [decision.as_json() for decision in decisions]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

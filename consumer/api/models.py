@@ -51,6 +51,12 @@ class Answer(BaseModel):
     deactivated_on: str | None = Field(None, json_schema_extra={"format": "date"})
     new_mdn: str | None = None
     suspended_since: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    uncovered_days: list[str] | None = Field(
+        None,
+        description="With reason no_data: the days from the consent to today that no feed "
+        "covered, each a date or an ISO 8601 range (2024-03-01/2024-03-05)",
+        examples=[["2024-01-01/2024-03-06", "2024-04-02"]],
+    )
 
 
 class ItemError(BaseModel):
@@ -99,6 +105,14 @@ class SourceFreshness(BaseModel):
     latest_change: str = Field(json_schema_extra={"format": "date-time"})
     last_applied: str = Field(json_schema_extra={"format": "date-time"})
     stale: bool
+    first_day: str | None = Field(None, json_schema_extra={"format": "date"},
+                                  description="the first day a report of it covered")  # fmt: skip
+    latest_day: str | None = Field(None, json_schema_extra={"format": "date"},
+                                   description="the latest day a report of it covered")  # fmt: skip
+    missed_days: list[str] = Field(
+        default_factory=list,
+        description="days it never delivered a report for: dates or ranges (a/b)",
+    )
 
 
 class Health(BaseModel):

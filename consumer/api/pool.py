@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -17,10 +18,13 @@ from typing import TypeVar
 import anyio
 
 from numguard.consumer.store import SqlStore, open_store
+from numguard.consumer.store.coverage import Coverage
 from numguard.core.outages import Unreachable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+COVERAGE_TTL_SECONDS = 30.0
 
 
 class StorePool:
@@ -74,3 +78,19 @@ class StorePool:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+class CoverageCache:
+    """The store's coverage, read at most once a COVERAGE_TTL_SECONDS: it changes once a
+    report, and a no-record answer should not cost a read of it each time."""
+
+    def __init__(self) -> None:
+        self._coverage: Coverage | None = None
+        self._read_at = 0.0
+
+    async def get(self, pool: StorePool) -> Coverage:
+        now = time.monotonic()
+        if self._coverage is None or now - self._read_at > COVERAGE_TTL_SECONDS:
+            self._coverage = await pool.run(lambda store: store.coverage())
+            self._read_at = now
+        return self._coverage

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from numguard.consumer.api.app import ApiSettings, create_app
 from numguard.consumer.api.pool import StorePool
+from numguard.consumer.store.rules import Verdict
 from numguard.core import logs
 from numguard.core.times import parse_zone
 
@@ -52,6 +53,7 @@ class ServeSettings:
     header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     stale_after_hours: float = 48.0  # 0: a stale source never makes /healthz fail
+    no_data: str = "allow"  # the verdict for a number with no record on an uncovered day
     log_level: str = "info"
     log_format: str = "text"
 
@@ -135,7 +137,8 @@ def app_from_environment() -> FastAPI:
     pool = StorePool(settings.store_url, settings.pool_size)
     hours = settings.stale_after_hours
     api = ApiSettings(pool, token, parse_zone(settings.day_zone), CollectorRegistry(),
-                      timedelta(hours=hours) if hours > 0 else None)  # fmt: skip
+                      timedelta(hours=hours) if hours > 0 else None,
+                      Verdict(settings.no_data))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

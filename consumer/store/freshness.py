@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from numguard.consumer.store.coverage import Coverage, SourceCoverage
+
 DEFAULT_STALE_AFTER = timedelta(hours=48)  # twice a daily feed's cadence
 
 TABLE = """CREATE TABLE IF NOT EXISTS source_freshness (
@@ -36,6 +38,8 @@ class SourceFreshness:
     source: str
     latest_change: datetime  # the latest effective time of a change applied from it
     last_applied: datetime  # when the store last applied a change from it
+    # The days its reports covered and missed (coverage.py), when its checkpoints were read.
+    coverage: SourceCoverage | None = None
 
     def stale(self, now: datetime, stale_after: timedelta | None = DEFAULT_STALE_AFTER) -> bool:
         """None: nothing is ever stale."""
@@ -49,6 +53,7 @@ class SourceFreshness:
             "latest_change": _iso(self.latest_change),
             "last_applied": _iso(self.last_applied),
             "stale": self.stale(now, stale_after),
+            **(self.coverage.as_json() if self.coverage else {}),
         }
 
 
@@ -74,5 +79,6 @@ def updated_rows(
     ]
 
 
-def from_rows(rows: Sequence[tuple[Any, ...]]) -> list[SourceFreshness]:
-    return [SourceFreshness(str(s), _moment(int(e)), _moment(int(a))) for s, e, a in rows]
+def from_rows(rows: Sequence[tuple[Any, ...]], days: Coverage) -> list[SourceFreshness]:
+    return [SourceFreshness(str(s), _moment(int(e)), _moment(int(a)), days.sources.get(str(s)))
+            for s, e, a in rows]  # fmt: skip

@@ -16,6 +16,10 @@ The rules (carriers' and aggregators' guidance):
   a later deactivation also ends a suspension. The latest of these decides.
 * REACTIVATED never revives a consent a deactivation voided.
 * NUMBER_CHANGED records the new number on the old one; the new number gets no state.
+* A number with no record is only "never reported" for the days the feeds covered:
+  when a consent is given and a day from its date to today is uncovered (before the
+  first day any feed covered, or a day a feed missed), the answer is `no_data` with
+  those days listed, and its verdict is the sender's choice (allow by default).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
+from numguard.consumer.store.coverage import Coverage, DayRange, span
 from numguard.schemas.events import EventType, StateChange
 
 # The start of "the next day" for a consent given as a moment: in American Samoa
@@ -53,6 +58,7 @@ class Reason(enum.StrEnum):
     SUSPENDED = "suspended"
     ACTIVE = "active"
     NO_RECORD = "no_record"
+    NO_DATA = "no_data"
     UNREADABLE_EVENT = "unreadable_event"
 
 
@@ -117,17 +123,22 @@ class Decision:
     deactivated_on: date | None = None
     new_mdn: str | None = None
     suspended_since: datetime | None = None
+    uncovered: tuple[DayRange, ...] = ()  # for no_data: the days no feed covered
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | list[str]]:
         """The JSON object `check`, `serve` and `scrub` show."""
         # The members themselves: StrEnums are their values (and `.value` is slow).
-        answer: dict[str, str] = {"mdn": self.mdn, "decision": self.verdict, "reason": self.reason}
+        answer: dict[str, str | list[str]] = {
+            "mdn": self.mdn, "decision": self.verdict, "reason": self.reason
+        }  # fmt: skip
         if self.deactivated_on is not None:
             answer["deactivated_on"] = self.deactivated_on.isoformat()
         if self.new_mdn is not None:
             answer["new_mdn"] = self.new_mdn
         if self.suspended_since is not None:
             answer["suspended_since"] = self.suspended_since.isoformat().replace("+00:00", "Z")
+        if self.uncovered:
+            answer["uncovered_days"] = [span(days) for days in self.uncovered]
         return answer
 
 
@@ -143,14 +154,43 @@ def consent_counts(consent: Consent, deactivated_on: date, day_zone: tzinfo) -> 
     return moment >= datetime.combine(deactivated_on + timedelta(days=1), time(), day_zone)
 
 
+def consent_day(consent: Consent, day_zone: tzinfo) -> date:
+    """The first deactivation date that voids `consent` (see consent_counts)."""
+    if not isinstance(consent, datetime):
+        return consent
+    moment = consent if consent.tzinfo is not None else consent.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(day_zone).date()
+    except OverflowError:  # within a day of year 1 or 9999: the edge it is near
+        return date.min if moment.year == 1 else date.max
+
+
+@dataclass(frozen=True, slots=True)
+class NoData:
+    """What a no-record answer needs to know: the store's coverage and the sender's
+    choice for uncovered days."""
+
+    coverage: Coverage
+    verdict: Verdict = Verdict.ALLOW
+    today: date | None = None  # None: today's UTC date
+
+
 def decide(
     mdn: str,
     state: NumberState | None,
     consented_at: Consent | None,
     day_zone: tzinfo = CONSENT_DAY_ZONE,
+    no_data: NoData | None = None,
 ) -> Decision:
-    """May a sender text `mdn`, given consent on or at `consented_at` (None: unknown)?"""
+    """May a sender text `mdn`, given consent on or at `consented_at` (None: unknown)?
+    With `no_data`, a number with no record whose consent predates the coverage, or
+    precedes a missed day, is answered `no_data` (without it: `no_record`)."""
     if state is None:
+        if no_data is not None and consented_at is not None:
+            today = no_data.today or datetime.now(UTC).date()
+            since = consent_day(consented_at, day_zone)
+            if uncovered := no_data.coverage.uncovered(since, today):
+                return Decision(mdn, no_data.verdict, Reason.NO_DATA, uncovered=tuple(uncovered))
         return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
     voided_on = state.last_voided_at.date() if state.last_voided_at else None
     suspended = state.pause_type is EventType.SUSPENDED

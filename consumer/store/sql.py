@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from numguard.consumer.store import freshness, rules
+from numguard.consumer.store import coverage, freshness, rules
 from numguard.consumer.store.rules import NumberState, OrderKey
 from numguard.schemas.events import EventType, StateChange
 
@@ -56,6 +56,7 @@ SCHEMA = (
         since_ms BIGINT NOT NULL,
         PRIMARY KEY (mdn, origin))""",
     freshness.TABLE,
+    coverage.TABLE,
     """CREATE TABLE IF NOT EXISTS consumer_offsets (
         consumer_group TEXT NOT NULL,
         kafka_topic TEXT NOT NULL,
@@ -225,9 +226,11 @@ class SqlStore:
         group: str,
         unreadable: Sequence[Unreadable] = (),
         on_applied: Callable[[list[tuple[Consumed, NumberState]]], None] | None = None,
+        coverage_rows: Sequence[tuple[str, str, str, str]] = (),
     ) -> None:
         """Apply `batch`, hold the numbers of `unreadable` messages, release the holds the
-        batch's redriven events replace, and record `offsets`, all atomically.
+        batch's redriven events replace, record the reports' `coverage_rows` (in order:
+        a later row of a report replaces an earlier one) and `offsets`, all atomically.
         `on_applied` gets each change with its number's state after it, before the
         commit: if it raises, nothing is committed."""
         now_ms = int(time.time() * 1000)
@@ -275,6 +278,11 @@ class SqlStore:
                     self._db.sql("DELETE FROM unreadable_events WHERE mdn = ? AND origin = ?"),
                     released,
                 )
+            if coverage_rows:
+                cursor.executemany(
+                    self._db.sql(coverage.UPSERT),
+                    [tuple(storable(v) for v in r) for r in coverage_rows],
+                )
             if offsets:
                 cursor.executemany(
                     self._db.sql(
@@ -302,7 +310,13 @@ class SqlStore:
         return freshness.from_rows(list(self._rows(
             "SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness "
             "ORDER BY source"
-        )))  # fmt: skip
+        )), self.coverage())  # fmt: skip
+
+    def coverage(self) -> coverage.Coverage:
+        """The days each source's reports covered, and the days they missed."""
+        if not self._db.has_table("report_coverage"):
+            return coverage.Coverage()  # a store from before the table: nothing known
+        return coverage.from_rows(self._rows(coverage.SELECT))
 
     def offsets(self, group: str, topic: str) -> dict[int, int]:
         """The next offset to read per partition, as the last committed batch left it."""

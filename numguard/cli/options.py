@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from numguard.cli.config.model import DEFAULT_CONSENT_DAY_ZONE, DEFAULT_STORE, DEFAULT_TOPIC
 from numguard.consumer.store import SqlStore
+from numguard.consumer.store.rules import NoData, Verdict
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.times import parse_zone
@@ -70,12 +71,37 @@ CONSENT_DAY_ZONE_HELP = (
 )
 
 
+NO_DATA_HELP = (
+    "the decision for a number with no record when a day from the consent to today is "
+    "not covered by the feeds (before the first day any feed reported, or a day a feed "
+    "missed): its reason is no_data, with the days listed; allow (the default) or hold "
+    "(env NUMGUARD_NO_DATA)"
+)
+
+
 def add_consent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent-day-zone", metavar="ZONE",
         default=os.environ.get("NUMGUARD_CONSENT_DAY_ZONE"),
         help=CONSENT_DAY_ZONE_HELP,
     )  # fmt: skip
+    parser.add_argument(
+        "--no-data", choices=("allow", "hold"), default=os.environ.get("NUMGUARD_NO_DATA"),
+        help=NO_DATA_HELP,
+    )  # fmt: skip
+
+
+def no_data_verdict(args: argparse.Namespace) -> str:
+    """The verdict chosen for a number with no record on an uncovered day."""
+    choice = str(args.no_data or "allow")
+    if choice not in ("allow", "hold"):
+        raise UsageError(f"--no-data: expected allow or hold, got {choice!r}")
+    return choice
+
+
+def no_data(args: argparse.Namespace, store: SqlStore) -> NoData:
+    """The store's coverage and the verdict chosen for uncovered days."""
+    return NoData(store.coverage(), Verdict(no_data_verdict(args)))
 
 
 def consent_day_zone(args: argparse.Namespace) -> tzinfo:
@@ -133,4 +159,7 @@ def warn_if_stale(store: SqlStore, args: argparse.Namespace) -> list[dict[str, o
             print(f"numguard: warning: source {source['source']} is stale: nothing applied "
                   f"since {source['last_applied']} (latest change {source['latest_change']})",
                   file=sys.stderr)  # fmt: skip
+        if isinstance(missed := source.get("missed_days"), list) and missed:
+            print(f"numguard: warning: source {source['source']} missed days: "
+                  f"{' '.join(map(str, missed))}", file=sys.stderr)  # fmt: skip
     return report

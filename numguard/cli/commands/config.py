@@ -35,6 +35,9 @@ url = "postgresql://numguard@db:5432/numguard"   # the password: PGPASSWORD or ~
 # a consent given as a moment counts from the start of the day after the deactivation
 # date in this zone (UTC-11: the westernmost US zone; UTC; or an IANA name)
 consent_day_zone = "UTC-11"
+# a number with no record, when a day since the consent was not covered by the feeds:
+# reason no_data, with this verdict (allow or hold)
+no_data = "allow"
 
 [sources.convey]
 url = "https://files.example.com/convey/mcdn_deact_{date:%Y%m%d}.csv"

@@ -32,9 +32,12 @@ Scrub a CSV export of contacts against the suppression store.
 
 Every row is written back with these columns appended:
   {ADDED_COLUMNS[0]}   allow, hold, block, or invalid (the number cannot be read)
-  {ADDED_COLUMNS[1]}     active, no_record, suspended, deactivated, unparseable_number
+  {ADDED_COLUMNS[1]}     active, no_record, no_data, suspended, deactivated,
+                      unreadable_event, unparseable_number
   {ADDED_COLUMNS[2]}    the subscriber's new number after a number change
   {ADDED_COLUMNS[3]} the date of the deactivation behind a block (the audit trail)
+  {ADDED_COLUMNS[4]} with no_data: the days since the consent no feed
+                      covered, space-separated dates or ranges (2024-03-01/2024-03-05)
 
 A deactivation voids every consent given on or before its date. Name the
 column holding the opt-in date with --consent-column; without it (or where a
@@ -45,6 +48,10 @@ which never lets a consent count too soon) or with --consent-format. A date
 counts when it is after the deactivation date; a time from the start of the next
 day in --consent-day-zone (UTC-11 by default). Numbers a spreadsheet turned into
 floats (16195550788.0, 1.6195550788E10) are read when no digit was lost.
+
+A number with no record is answered no_data, not no_record, when a day since its
+consent was not covered by the feeds (before the first day any feed reported, or
+a day a feed missed): allow by default, hold with --no-data hold.
 
 The file is streamed: any size works. On a terminal a progress line shows the
 rows done. A summary follows at the end: on stdout with -o, else on stderr."""
@@ -110,20 +117,22 @@ class ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     zone = options.consent_day_zone(args)
+    options.no_data_verdict(args)  # a bad choice stops here, before any warning
     store = open_store(args.store, create=False)
     freshness = options.warn_if_stale(store, args)
+    no_data = options.no_data(args, store)
     progress = ProgressLine()
     try:
         with args.contacts.open(newline="", encoding="utf-8-sig") as source:
             if args.output is None:
                 summary = scrub(source, sys.stdout, store, args.number_column,
                                 args.consent_column, progress, zone,
-                                args.consent_format)  # fmt: skip
+                                args.consent_format, no_data)  # fmt: skip
             else:
                 with args.output.open("w", newline="", encoding="utf-8") as target:
                     summary = scrub(source, target, store, args.number_column,
                                     args.consent_column, progress, zone,
-                                    args.consent_format)  # fmt: skip
+                                    args.consent_format, no_data)  # fmt: skip
     except ScrubInputError as error:
         raise options.UsageError(str(error)) from error
     finally:

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, store_url=args.store, token_env=args.token_env,
         day_zone=str(args.consent_day_zone), pool_size=args.pool_size, workers=args.workers,
         header_timeout_seconds=args.header_timeout, max_in_flight=args.max_in_flight,
-        stale_after_hours=args.stale_after_hours,
+        stale_after_hours=args.stale_after_hours, no_data=options.no_data_verdict(args),
         log_level=args.log_level, log_format=args.log_format,
     )  # fmt: skip
     auth = f"bearer token from ${args.token_env}" if token else "no token required"

@@ -33,6 +33,7 @@ FLAGS = {
     "kafka.schema_registry_url": "schema_registry_url",
     "store.url": "store",
     "rules.consent_day_zone": "consent_day_zone",
+    "rules.no_data": "no_data",
     "sources.convey.url": "convey_url",
     "sources.convey.dir": "convey_dir",
     "sources.infobip.url": "infobip_url",

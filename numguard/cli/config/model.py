@@ -6,7 +6,7 @@ The TOML file is this model's document; flags and the environment win over it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -57,6 +57,8 @@ class Store(Settings):
 
 class Rules(Settings):
     consent_day_zone: Text = DEFAULT_CONSENT_DAY_ZONE
+    # The verdict for a number with no record when a day since its consent is uncovered.
+    no_data: Literal["allow", "hold"] = "allow"
 
     @field_validator("consent_day_zone")
     @classmethod
