@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from numguard.consumer.store import Consumed
+from numguard.consumer.store import Consumed, Unreadable
 from numguard.consumer.store.rules import NumberState, decide
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.times import parse_time
@@ -32,8 +33,13 @@ class StateNotPublished(RuntimeError):
     """Kafka did not take every state record of a batch: the batch is not committed."""
 
 
-def state_record(item: Consumed, state: NumberState) -> dict[str, object]:
-    """The number's answer with no consent date after `item`, and the change that led to it."""
+def state_record(item: Consumed | Unreadable, state: NumberState) -> dict[str, object]:
+    """The number's answer with no consent date after `item`, and the change that led to it
+    (`after`), or for a message that could not be read, where it is (`unreadable`) and
+    `after` null: the number is held until it is redriven, and a CRM must know."""
+    if isinstance(item, Unreadable):
+        return {"mdn": item.mdn, "state": decide(item.mdn, state, None).as_json(),
+                "after": None, "unreadable": {"origin": item.origin}}  # fmt: skip
     change = item.change
     after = {
         "event_id": change.event_id, "event_type": change.event_type.value,
@@ -52,11 +58,25 @@ class UnreadableStateRecord(ValueError):
     """A record of the state topic that is not one numguard wrote."""
 
 
-def read_state_record(key: bytes | None, value: bytes | None) -> tuple[StateChange, dict]:
-    """The change and the resulting state a record carries; UnreadableStateRecord if not."""
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A state record for a message of `mdn` that could not be read (at `origin`)."""
+
+    mdn: str
+    origin: str
+
+
+def read_state_record(key: bytes | None, value: bytes | None) -> tuple[StateChange | Held, dict]:
+    """The change (or the unreadable message) and the resulting state a record carries;
+    UnreadableStateRecord if it is not one numguard wrote."""
     try:
         record = json.loads(value or b"")
         after = record["after"]
+        if after is None:
+            held = Held(str(record["mdn"]), str(record["unreadable"]["origin"]))
+            if key != held.mdn.encode():
+                raise ValueError("the key is not the record's number")
+            return held, dict(record["state"])
         generated = after.get("report_generated_at")
         change = StateChange(
             event_id=str(after["event_id"]), mdn=str(record["mdn"]),
@@ -85,14 +105,14 @@ class StatePublisher:
         self._topic = topic
         self._failed: list[KafkaError] = []
 
-    def publish(self, applied: Sequence[tuple[Consumed, NumberState]]) -> None:
+    def publish(self, applied: Sequence[tuple[Consumed | Unreadable, NumberState]]) -> None:
         """Every record produced and acknowledged, or StateNotPublished."""
         self._failed.clear()
         for item, state in applied:
             value = json.dumps(state_record(item, state), separators=(",", ":")).encode()
             while True:
                 try:
-                    self._producer.produce(self._topic, value, item.change.mdn.encode(),
+                    self._producer.produce(self._topic, value, state.mdn.encode(),
                                            on_delivery=self._delivered)  # fmt: skip
                     break
                 except BufferError:  # the local queue is full: let it drain

@@ -29,6 +29,7 @@ TYPES = {
     EventType.REACTIVATED: TYPE_PREFIX + "reactivated",
     EventType.NUMBER_CHANGED: TYPE_PREFIX + "changed",
 }
+HELD_TYPE = TYPE_PREFIX + "held"
 
 
 def rfc3339(moment: datetime) -> str:
@@ -56,6 +57,22 @@ def to_cloudevent(change: StateChange) -> dict[str, Any]:
             "report_id": change.report_id,
             "event_id": change.event_id,
         },
+    }
+
+
+def held_cloudevent(mdn: str, origin: str, noticed_at: datetime) -> dict[str, Any]:
+    """A message of `mdn` could not be read (`consume crm --from-state` only): it may be a
+    deactivation, so the store holds the number until the message is redriven. Its id is
+    stable for the message; `time` is when the store saw it."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": "unreadable:" + origin,
+        "source": "numguard/store",
+        "type": HELD_TYPE,
+        "time": rfc3339(noticed_at),
+        "subject": mdn,
+        "datacontenttype": "application/json",
+        "data": {"mdn": mdn, "reason": "unreadable_event", "origin": origin},
     }
 
 

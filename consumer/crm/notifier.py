@@ -16,11 +16,12 @@ import itertools
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from numguard.consumer.crm.cloudevents import to_cloudevent
+from numguard.consumer.crm.cloudevents import held_cloudevent, to_cloudevent
 from numguard.consumer.crm.config import CrmConfig
 from numguard.consumer.crm.deadletter import failed_delivery, undecodable
 from numguard.consumer.crm.delivery import EndpointClient
@@ -28,7 +29,7 @@ from numguard.consumer.crm.flow import FlowControl, NotifierSummary, Partition, 
 from numguard.consumer.crm.metrics import NO_ENDPOINT, CrmMetrics
 from numguard.consumer.crm.ordering import Job, KeyedSerialExecutor
 from numguard.consumer.crm.progress import Origin, PartitionProgress, published_at
-from numguard.consumer.state_topic import UnreadableStateRecord, read_state_record
+from numguard.consumer.state_topic import Held, UnreadableStateRecord, read_state_record
 from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.outage import KafkaOutage
@@ -139,12 +140,18 @@ class CrmNotifier:
                 self.summary.consumed += 1
                 self._poison(record, progress, str(poison))
             return
-        wanted = [c for c in self._clients.values() if c.endpoint.wants(change.event_type)]
+        if isinstance(change, Held):
+            # Whatever types an endpoint asked for: the message may be a deactivation.
+            wanted = list(self._clients.values())
+            noticed = datetime.fromtimestamp(published_at(message), UTC)
+            event = held_cloudevent(change.mdn, change.origin, noticed)
+        else:
+            wanted = [c for c in self._clients.values() if c.endpoint.wants(change.event_type)]
+            event = to_cloudevent(change)
         if not progress.take(offset, len(wanted)):
             return
         self.summary.consumed += 1
         self.summary.unwanted += not wanted
-        event = to_cloudevent(change)
         if state is not None:
             event["data"]["state"] = state
         published = published_at(message)
@@ -155,7 +162,7 @@ class CrmNotifier:
             origin = Origin(progress, partition, offset, record.key, name, ticket)
             self._executor.submit((partition, name, change.mdn), self._job(client, event, origin))
 
-    def _read(self, record: Record) -> tuple[StateChange, dict | None]:
+    def _read(self, record: Record) -> tuple[StateChange | Held, dict | None]:
         if self._from_state:
             return read_state_record(record.key, record.value)
         return self._codec.decode_record(record.key, record.value), None

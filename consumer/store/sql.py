@@ -225,19 +225,20 @@ class SqlStore:
         offsets: dict[tuple[str, int], int],
         group: str,
         unreadable: Sequence[Unreadable] = (),
-        on_applied: Callable[[list[tuple[Consumed, NumberState]]], None] | None = None,
+        on_applied: Callable[[list[tuple[Consumed | Unreadable, NumberState]]], None] | None = None,
         coverage_rows: Sequence[tuple[str, str, str, str]] = (),
     ) -> None:
         """Apply `batch`, hold the numbers of `unreadable` messages, release the holds the
         batch's redriven events replace, record the reports' `coverage_rows` (in order:
         a later row of a report replaces an earlier one) and `offsets`, all atomically.
-        `on_applied` gets each change with its number's state after it, before the
-        commit: if it raises, nothing is committed."""
+        `on_applied` gets each change, and each unreadable message, with its number's
+        state after it (holds counted after this batch's), before the commit: if it
+        raises, nothing is committed."""
         now_ms = int(time.time() * 1000)
         with self._db.transaction():
             cursor = self._db.cursor()
             states = self._load_states(cursor, sorted({item.change.mdn for item in batch}))
-            applied: list[tuple[Consumed, NumberState]] = []
+            applied: list[tuple[Consumed | Unreadable, NumberState]] = []
             for item in batch:
                 after = rules.apply(states.get(item.change.mdn), item.change)
                 states[item.change.mdn] = after
@@ -292,8 +293,41 @@ class SqlStore:
                     ),
                     [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()],
                 )
-            if on_applied is not None and applied:
-                on_applied(applied)
+            if on_applied is not None and (applied or unreadable):
+                touched = {u.mdn for u in unreadable} | {mdn for mdn, _ in released}
+                on_applied(self._with_holds(cursor, applied, unreadable, states, touched))
+
+    def _with_holds(
+        self,
+        cursor: Any,
+        applied: list[tuple[Consumed | Unreadable, NumberState]],
+        unreadable: Sequence[Unreadable],
+        states: dict[str, NumberState],
+        touched: set[str],
+    ) -> list[tuple[Consumed | Unreadable, NumberState]]:
+        """`applied` and each unreadable message with its number's state, the open holds
+        of the numbers this batch held or released counted as they now stand."""
+        if not touched:
+            return applied
+        holds = self._hold_counts(cursor, sorted(touched))
+
+        def counted(mdn: str, state: NumberState | None) -> NumberState:
+            return replace(state or NumberState(mdn), unreadable=holds.get(mdn, 0))
+
+        updated = [(item, counted(state.mdn, state) if state.mdn in touched else state)
+                   for item, state in applied]  # fmt: skip
+        return updated + [(u, counted(u.mdn, states.get(u.mdn))) for u in unreadable]
+
+    def _hold_counts(self, cursor: Any, mdns: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
+            chunk = mdns[start : start + self._LOOKUP_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(self._db.sql(
+                f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
+            ), chunk)  # fmt: skip
+            found.update((str(mdn), int(count)) for mdn, count in cursor.fetchall())
+        return found
 
     def _record_freshness(self, cursor: Any, batch: list[Consumed], now_ms: int) -> None:
         cursor.execute("SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness")
@@ -432,15 +466,8 @@ class SqlStore:
             )
             for row in cursor.fetchall():
                 found[row[0]] = _state_from_row(row)
-            cursor.execute(
-                self._db.sql(
-                    f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE mdn IN ({marks}) "
-                    "GROUP BY mdn"
-                ),
-                chunk,
-            )
-            for mdn, count in cursor.fetchall():
-                found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=int(count))
+        for mdn, count in self._hold_counts(cursor, mdns).items():
+            found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=count)
         return found
 
 

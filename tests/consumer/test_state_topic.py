@@ -8,18 +8,19 @@ import json
 import random
 
 import pytest
+from confluent_kafka import Producer
 
 from numguard.consumer.state_topic import StateNotPublished, StatePublisher
 from numguard.consumer.store import Consumed, SqlStore
 from numguard.consumer.store.rules import decide
-from numguard.consumer.store_consumer import StoreConsumer
+from numguard.consumer.store_consumer import REDRIVEN_FROM_HEADER, StoreConsumer
 from numguard.core.kafka.clients import base_config, consumer_config, idempotent_producer_config
 from numguard.core.kafka.topics import TopicNames, topic_config
 from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import change
 from tests.support.commands import numguard
-from tests.support.events import publish
+from tests.support.events import publish, publish_raw
 from tests.support.topic_reader import read_committed
 
 pytestmark = pytest.mark.kafka
@@ -137,3 +138,49 @@ def test_webhooks_from_the_state_topic_end_on_the_stores_answer_for_every_number
     naive = {EventType.SUSPENDED: "hold", EventType.REACTIVATED: "allow"}
     last_event = {c.mdn: c.event_type for c in changes}  # topic order within a number
     assert any(naive.get(last_event[mdn], "block") != last[mdn]["decision"] for mdn in touched)
+
+
+def test_an_unreadable_event_holds_its_number_on_the_state_topic_until_redriven(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    """The hold of an unreadable event reaches a CRM at once (a state record and, from the
+    state topic, a `held` webhook to every endpoint), and the redriven event's state
+    counts the hold it ends: the CRM's last word is the store's answer both times."""
+    from tests.consumer.crm import crm_config, endpoint, make_notifier, receiver
+
+    number = "+12025550177"
+    publish(kafka_bootstrap, topics.events, [change(EventType.REACTIVATED, "2024-03-01",
+                                                    mdn=number, report_id="r-0")])  # fmt: skip
+    publish_raw(kafka_bootstrap, topics.events, [(number.encode(), b"\xc3\x01 truncated")])
+    consume_all(kafka_bootstrap, topics, store)
+    held = latest_per_number(kafka_bootstrap, topics.state)[number]
+    assert (held["state"]["decision"], held["state"]["reason"]) == ("hold", "unreadable_event")
+    assert held["state"] == decide(number, store.state(number), None).as_json()
+    assert held["after"] is None
+    origin = held["unreadable"]["origin"]
+    assert origin.startswith(f"{topics.events}/")
+
+    fixed = change(EventType.REACTIVATED, "2024-03-05", mdn=number)
+    redrive(kafka_bootstrap, topics.events, fixed, origin)
+    consume_all(kafka_bootstrap, topics, store)
+    released = latest_per_number(kafka_bootstrap, topics.state)[number]
+    assert (released["state"]["decision"], released["state"]["reason"]) == ("allow", "active")
+    assert released["after"]["event_id"] == fixed.event_id
+
+    # Only DEACTIVATED is asked for; the hold goes out all the same.
+    with receiver() as crm:
+        config = crm_config(endpoint("crm", crm.url, event_types=["DEACTIVATED"]))
+        notifier = make_notifier(kafka_bootstrap, topics, config, from_state=True)
+        assert notifier.run(until_idle=True).dead_lettered == 0
+        types = [(r.event["type"], r.event["data"]["state"]["decision"]) for r in crm.requests]
+        ids = [r.event["id"] for r in crm.requests]
+    assert types == [("io.numguard.number.held", "hold")]
+    assert ids == [f"unreadable:{origin}"]
+
+
+def redrive(bootstrap: str, topic: str, fixed: StateChange, origin: str) -> None:
+    """As `numguard dlq redrive --events` does: the readable event, marked with its origin."""
+    producer = Producer(idempotent_producer_config(bootstrap))
+    producer.produce(topic, EventCodec().encode(fixed), fixed.mdn.encode(),
+                     headers=[(REDRIVEN_FROM_HEADER, origin.encode())])  # fmt: skip
+    assert producer.flush(30) == 0
