@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -10,6 +11,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from numguard.consumer.store import StoreUrlError  # imported lazily by open_store
 from numguard.core.outages import Unreachable
+
+STREAM_PAGE_ROWS = 5000
 
 
 def _first_line(error: BaseException) -> str:
@@ -41,6 +44,14 @@ class PostgresDialect:
 
     def cursor(self) -> psycopg.Cursor[Any]:
         return self._connection.cursor()
+
+    def stream(self, query: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of `query` a page at a time from a server-side cursor: a walk of a
+        store of any size holds one page (the default cursor holds the whole result)."""
+        with self._connection.transaction(), self._connection.cursor(name="numguard_walk") as walk:
+            walk.itersize = STREAM_PAGE_ROWS
+            walk.execute(query)
+            yield from walk
 
     def has_table(self, name: str) -> bool:
         row = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()

@@ -85,6 +85,9 @@ class Dialect(Protocol):
 
     def cursor(self) -> Any: ...
 
+    def stream(self, query: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of `query`, read a page at a time (bounded memory for any size)."""
+
     def has_table(self, name: str) -> bool:
         """Whether the table exists (a read-only command refuses a database without ours)."""
 
@@ -443,9 +446,9 @@ class SqlStore:
     def digest(self) -> str:
         """A stable hash of every number's decision-relevant state and of the audit trail."""
         digest = hashlib.sha256()
-        for row in self._rows(f"SELECT {_STATE_COLUMNS} FROM number_state ORDER BY mdn"):
+        for row in self._db.stream(f"SELECT {_STATE_COLUMNS} FROM number_state ORDER BY mdn"):
             digest.update(json.dumps(list(row)).encode())
-        for (event_id,) in self._rows("SELECT event_id FROM event_history ORDER BY event_id"):
+        for (event_id,) in self._db.stream("SELECT event_id FROM event_history ORDER BY event_id"):
             digest.update(event_id.encode())
         return digest.hexdigest()
 

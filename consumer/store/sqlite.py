@@ -47,6 +47,10 @@ class SqliteDialect:
     def cursor(self) -> sqlite3.Cursor:
         return self._connection.cursor()
 
+    def stream(self, query: str) -> Iterator[tuple[object, ...]]:
+        """The rows of `query` as SQLite steps through them: never all held at once."""
+        yield from self._connection.execute(query)
+
     def has_table(self, name: str) -> bool:
         found = self._connection.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
