@@ -95,11 +95,15 @@ def to_record(change: StateChange) -> dict[str, Any]:
     }
 
 
+# A dict lookup: EventType(symbol) costs as much as the rest of the conversion.
+_EVENT_TYPES = {t.value: t for t in EventType}
+
+
 def from_record(record: dict[str, Any]) -> StateChange:
     return StateChange(
         event_id=record["event_id"],
         mdn=record["mdn"],
-        event_type=EventType(record["event_type"]),
+        event_type=_EVENT_TYPES.get(record["event_type"]) or EventType(record["event_type"]),
         effective_at=record["effective_at"],
         new_mdn=record["new_mdn"],
         carrier=record["carrier"],

@@ -49,3 +49,24 @@ def test_order_keys_stored_before_the_generated_time_still_fold(store: SqlStore)
     store.apply_batch([Consumed(later, "t", 0, 1)], {}, "g")
     state = store.states([later.mdn])[later.mdn]
     assert decide(later.mdn, state, None).reason is Reason.ACTIVE
+
+
+def test_order_keys_written_as_json_by_the_previous_version_fold_and_digest_alike(
+    store: SqlStore,
+) -> None:
+    """Keys are stored as `millis|generated|position|event_id` now, as JSON arrays before:
+    a store holding either folds the same and has the same digest."""
+    first = change(EventType.SUSPENDED, "2024-03-05T11:00", generated="2024-03-05")
+    store.apply_batch([Consumed(first, "t", 0, 0)], {}, "g")
+    digest = store.digest()
+    (text,) = next(store._rows("SELECT pause_key FROM number_state"))
+    assert text == f"1709636400000|1709596800000|1|{first.event_id}"
+    as_json = f'[1709636400000, 1709596800000, 1, "{first.event_id}"]'
+    with store._db.transaction():
+        store._db.cursor().execute(store._db.sql("UPDATE number_state SET pause_key = ?"),
+                                   (as_json,))  # fmt: skip
+    assert store.digest() == digest
+    earlier_report = change(EventType.REACTIVATED, "2024-03-05T11:00", report_id="r-0",
+                            generated="2024-03-04")  # fmt: skip
+    store.apply_batch([Consumed(earlier_report, "t", 0, 1)], {}, "g")
+    assert decide(first.mdn, store.state(first.mdn), None).reason is Reason.SUSPENDED
