@@ -20,6 +20,9 @@ class EventType(enum.StrEnum):
     NUMBER_CHANGED = "NUMBER_CHANGED"
     # What a reader sees for a symbol a newer schema added (the Avro enum default).
     UNKNOWN = "UNKNOWN"
+    # A message to the number failed permanently with a code meaning the number is gone
+    # (the sender's own delivery reports, schema v3); raw_reason holds the code.
+    UNDELIVERABLE = "UNDELIVERABLE"
 
 
 @dataclass(frozen=True, slots=True)

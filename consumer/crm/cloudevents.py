@@ -28,6 +28,7 @@ TYPES = {
     EventType.SUSPENDED: TYPE_PREFIX + "suspended",
     EventType.REACTIVATED: TYPE_PREFIX + "reactivated",
     EventType.NUMBER_CHANGED: TYPE_PREFIX + "changed",
+    EventType.UNDELIVERABLE: TYPE_PREFIX + "undeliverable",
 }
 HELD_TYPE = TYPE_PREFIX + "held"
 

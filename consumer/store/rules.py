@@ -16,6 +16,10 @@ The rules (carriers' and aggregators' guidance):
   a later deactivation also ends a suspension. The latest of these decides.
 * REACTIVATED never revives a consent a deactivation voided.
 * NUMBER_CHANGED records the new number on the old one; the new number gets no state.
+* UNDELIVERABLE (a permanent delivery failure meaning the number is gone) voids, like a
+  deactivation, every consent given on or before its date, with reason `undeliverable`,
+  unless a carrier event says the number is active again (REACTIVATED or ACTIVATED)
+  strictly later. A deactivation's block comes first.
 * A number with no record is only "never reported" for the days the feeds covered:
   when a consent is given and a day from its date to today is uncovered (before the
   first day any feed covered, or a day a feed missed), the answer is `no_data` with
@@ -45,6 +49,8 @@ OrderKey = tuple[int, int, int, str]
 VOIDS_CONSENT = frozenset({EventType.DEACTIVATED, EventType.ACTIVATED, EventType.NUMBER_CHANGED})
 # The changes that decide whether sends are paused; the latest one wins.
 PAUSE_RELEVANT = VOIDS_CONSENT | {EventType.SUSPENDED, EventType.REACTIVATED}
+# A carrier saying the number is in service: ends an earlier UNDELIVERABLE.
+ACTIVE_AGAIN = frozenset({EventType.REACTIVATED, EventType.ACTIVATED})
 
 
 class Verdict(enum.StrEnum):
@@ -55,6 +61,7 @@ class Verdict(enum.StrEnum):
 
 class Reason(enum.StrEnum):
     DEACTIVATED = "deactivated"
+    UNDELIVERABLE = "undeliverable"
     SUSPENDED = "suspended"
     ACTIVE = "active"
     NO_RECORD = "no_record"
@@ -94,6 +101,14 @@ class NumberState:
     # Events of this number that could not be read: not folded from changes, but kept
     # by the store until each is redriven and applied. While any is open: hold.
     unreadable: int = 0
+    undeliverable_at: datetime | None = None  # latest UNDELIVERABLE
+    active_again_at: datetime | None = None  # latest REACTIVATED or ACTIVATED
+
+    @property
+    def undeliverable_since(self) -> datetime | None:
+        """The permanent delivery failure in force: none a later activation ended."""
+        failed, active = self.undeliverable_at, self.active_again_at
+        return failed if failed is not None and (active is None or failed >= active) else None
 
 
 def apply(state: NumberState | None, change: StateChange) -> NumberState:
@@ -109,10 +124,19 @@ def apply(state: NumberState | None, change: StateChange) -> NumberState:
     new_mdn, new_mdn_key = current.new_mdn, current.new_mdn_key
     if change.event_type is EventType.NUMBER_CHANGED and _later(new_mdn_key, key) == key:
         new_mdn, new_mdn_key = change.new_mdn, key
+    failed, active = current.undeliverable_at, current.active_again_at
+    if change.event_type is EventType.UNDELIVERABLE:
+        failed = _latest(failed, change.effective_at)
+    elif change.event_type in ACTIVE_AGAIN:
+        active = _latest(active, change.effective_at)
     return NumberState(
         current.mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key,
-        current.unreadable,
+        current.unreadable, failed, active,
     )  # fmt: skip
+
+
+def _latest(current: datetime | None, moment: datetime) -> datetime:
+    return moment if current is None or moment > current else current
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +148,7 @@ class Decision:
     new_mdn: str | None = None
     suspended_since: datetime | None = None
     uncovered: tuple[DayRange, ...] = ()  # for no_data: the days no feed covered
+    undeliverable_on: date | None = None  # the permanent delivery failure in force
 
     def as_json(self) -> dict[str, str | list[str]]:
         """The JSON object `check`, `serve` and `scrub` show."""
@@ -137,6 +162,8 @@ class Decision:
             answer["new_mdn"] = self.new_mdn
         if self.suspended_since is not None:
             answer["suspended_since"] = self.suspended_since.isoformat().replace("+00:00", "Z")
+        if self.undeliverable_on is not None:
+            answer["undeliverable_on"] = self.undeliverable_on.isoformat()
         if self.uncovered:
             answer["uncovered_days"] = [span(days) for days in self.uncovered]
         return answer
@@ -193,6 +220,8 @@ def decide(
                 return Decision(mdn, no_data.verdict, Reason.NO_DATA, uncovered=tuple(uncovered))
         return Decision(mdn, Verdict.ALLOW, Reason.NO_RECORD)
     voided_on = state.last_voided_at.date() if state.last_voided_at else None
+    failed = state.undeliverable_since
+    failed_on = failed.date() if failed is not None else None
     suspended = state.pause_type is EventType.SUSPENDED
     # A consent given on the day of the deactivation, even hours later, is void:
     # the new subscriber must opt in at a date later than the deactivation date.
@@ -200,6 +229,10 @@ def decide(
         consented_at is None or not consent_counts(consented_at, voided_on, day_zone)
     ):
         verdict, reason = Verdict.BLOCK, Reason.DEACTIVATED
+    elif failed_on is not None and (
+        consented_at is None or not consent_counts(consented_at, failed_on, day_zone)
+    ):
+        verdict, reason = Verdict.BLOCK, Reason.UNDELIVERABLE
     elif state.unreadable:
         # An event of this number could not be read: it may be a deactivation.
         verdict, reason = Verdict.HOLD, Reason.UNREADABLE_EVENT
@@ -210,5 +243,5 @@ def decide(
     # The facts go with every answer, whatever the verdict.
     return Decision(
         mdn, verdict, reason, deactivated_on=voided_on, new_mdn=state.new_mdn,
-        suspended_since=state.pause_since if suspended else None,
+        suspended_since=state.pause_since if suspended else None, undeliverable_on=failed_on,
     )  # fmt: skip

@@ -30,7 +30,9 @@ SCHEMA = (
         pause_since_ms BIGINT,
         new_mdn TEXT,
         new_mdn_key TEXT,
-        updated_at_ms BIGINT NOT NULL)""",
+        updated_at_ms BIGINT NOT NULL,
+        undeliverable_at_ms BIGINT,
+        active_again_at_ms BIGINT)""",
     """CREATE TABLE IF NOT EXISTS event_history (
         event_id TEXT PRIMARY KEY,
         mdn TEXT NOT NULL,
@@ -66,8 +68,12 @@ SCHEMA = (
 )
 
 _STATE_COLUMNS = (
-    "mdn, last_voided_at_ms, pause_key, pause_type, pause_since_ms, new_mdn, new_mdn_key"
+    "mdn, last_voided_at_ms, pause_key, pause_type, pause_since_ms, new_mdn, new_mdn_key, "
+    "undeliverable_at_ms, active_again_at_ms"
 )
+# Columns added after the table's first version: added by `consume store` when it opens
+# an older store; a reader of one not yet upgraded reads them as NULL.
+_ADDED_STATE_COLUMNS = ("undeliverable_at_ms", "active_again_at_ms")
 
 
 class Dialect(Protocol):
@@ -168,7 +174,7 @@ _EVENT_TYPES = {t.value: t for t in EventType}  # a dict lookup: EventType() is 
 
 
 def _state_from_row(row: tuple[Any, ...], with_keys: bool = True) -> NumberState:
-    mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key = row
+    mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key, failed, active = row
     return NumberState(
         mdn=mdn,
         last_voided_at=_moment(voided),
@@ -178,6 +184,8 @@ def _state_from_row(row: tuple[Any, ...], with_keys: bool = True) -> NumberState
         pause_since=_moment(pause_since),
         new_mdn=new_mdn,
         new_mdn_key=_key(new_mdn_key) if with_keys else None,
+        undeliverable_at=_moment(failed),
+        active_again_at=_moment(active),
     )
 
 
@@ -190,6 +198,8 @@ def _state_to_row(state: NumberState, now_ms: int) -> tuple[Any, ...]:
         _millis(state.pause_since),
         storable(state.new_mdn),
         _key_text(state.new_mdn_key),
+        _millis(state.undeliverable_at),
+        _millis(state.active_again_at),
         now_ms,
     )
 
@@ -210,6 +220,24 @@ class SqlStore:
                 cursor.execute("SELECT 1 FROM source_freshness LIMIT 1")
                 if cursor.fetchone() is None:
                     cursor.execute(freshness.BACKFILL)
+                for column in self._missing_state_columns(cursor):
+                    cursor.execute(f"ALTER TABLE number_state ADD COLUMN {column} BIGINT")
+        self._state_columns = self._readable_state_columns()
+
+    def _missing_state_columns(self, cursor: Any) -> list[str]:
+        cursor.execute("SELECT * FROM number_state LIMIT 0")
+        present = {column[0] for column in cursor.description}
+        return [column for column in _ADDED_STATE_COLUMNS if column not in present]
+
+    def _readable_state_columns(self) -> str:
+        """_STATE_COLUMNS, with NULL for a column an older store does not have yet."""
+        if not self._db.has_table("number_state"):
+            return _STATE_COLUMNS
+        missing = self._missing_state_columns(self._db.cursor())
+        columns = _STATE_COLUMNS
+        for column in missing:
+            columns = columns.replace(column, f"NULL AS {column}")
+        return columns
 
     @property
     def backend(self) -> str:
@@ -256,11 +284,14 @@ class SqlStore:
                 cursor.executemany(
                     self._db.sql(
                         f"INSERT INTO number_state ({_STATE_COLUMNS}, updated_at_ms) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mdn) DO UPDATE SET "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mdn) DO UPDATE SET "
                         "last_voided_at_ms = excluded.last_voided_at_ms, "
                         "pause_key = excluded.pause_key, pause_type = excluded.pause_type, "
                         "pause_since_ms = excluded.pause_since_ms, new_mdn = excluded.new_mdn, "
-                        "new_mdn_key = excluded.new_mdn_key, updated_at_ms = excluded.updated_at_ms"
+                        "new_mdn_key = excluded.new_mdn_key, "
+                        "undeliverable_at_ms = excluded.undeliverable_at_ms, "
+                        "active_again_at_ms = excluded.active_again_at_ms, "
+                        "updated_at_ms = excluded.updated_at_ms"
                     ),
                     [_state_to_row(state, now_ms) for state in states.values()],
                 )
@@ -392,8 +423,8 @@ class SqlStore:
             chunk = mdns[start : start + self._LOOKUP_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             cursor.execute(self._db.sql(
-                f"SELECT {_STATE_COLUMNS}, 0 FROM number_state WHERE mdn IN ({marks}) "
-                "UNION ALL SELECT mdn, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
+                f"SELECT {self._state_columns}, 0 FROM number_state WHERE mdn IN ({marks}) "
+                "UNION ALL SELECT mdn, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
                 f"FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
             ), chunk + chunk)  # fmt: skip
             holds: dict[str, int] = {}
@@ -416,10 +447,12 @@ class SqlStore:
         """How many numbers would be blocked, held or allowed with no consent date."""
         query = (
             "SELECT CASE WHEN last_voided_at_ms IS NOT NULL THEN 'deactivated' "
+            "WHEN undeliverable_at_ms IS NOT NULL AND (active_again_at_ms IS NULL "
+            "OR undeliverable_at_ms >= active_again_at_ms) THEN 'undeliverable' "
             "WHEN pause_type = 'SUSPENDED' THEN 'suspended' ELSE 'active' END AS state, "
             "COUNT(*) FROM number_state GROUP BY 1"
         )
-        found = {"deactivated": 0, "suspended": 0, "active": 0}
+        found = {"deactivated": 0, "undeliverable": 0, "suspended": 0, "active": 0}
         found.update({state: int(count) for state, count in self._rows(query)})
         (held,) = next(self._rows("SELECT COUNT(DISTINCT mdn) FROM unreadable_events"))
         found["unreadable"] = int(held)
@@ -452,11 +485,14 @@ class SqlStore:
     def digest(self) -> str:
         """A stable hash of every number's decision-relevant state and of the audit trail."""
         digest = hashlib.sha256()
-        for row in self._db.stream(f"SELECT {_STATE_COLUMNS} FROM number_state ORDER BY mdn"):
+        states = f"SELECT {self._state_columns} FROM number_state ORDER BY mdn"
+        for row in self._db.stream(states):
             # The order keys as values, not as text: their text changed between versions.
-            mdn, voided, pause_key, pause_type, since, new_mdn, new_mdn_key = row
+            mdn, voided, pause_key, pause_type, since, new_mdn, new_mdn_key, failed, active = row
             canonical = [mdn, voided, _key(pause_key), pause_type, since, new_mdn,
                          _key(new_mdn_key)]  # fmt: skip
+            if failed is not None or active is not None:  # older digests stay the same
+                canonical += [failed, active]
             digest.update(json.dumps(canonical).encode())
         for (event_id,) in self._db.stream("SELECT event_id FROM event_history ORDER BY event_id"):
             digest.update(event_id.encode())
@@ -474,7 +510,9 @@ class SqlStore:
             chunk = mdns[start : start + self._LOOKUP_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             cursor.execute(
-                self._db.sql(f"SELECT {_STATE_COLUMNS} FROM number_state WHERE mdn IN ({marks})"),
+                self._db.sql(
+                    f"SELECT {self._state_columns} FROM number_state WHERE mdn IN ({marks})"
+                ),
                 chunk,
             )
             for row in cursor.fetchall():

@@ -166,3 +166,31 @@ def test_the_report_generated_time_round_trips() -> None:
     generated = datetime(2024, 3, 6, 1, 0, tzinfo=UTC)
     change = replace(sample(), report_generated_at=generated)
     assert EventCodec().decode(EventCodec().encode(change)).report_generated_at == generated
+
+
+@pytest.mark.parametrize("older", schema_versions()[:-1], ids=lambda v: f"v{v.version}")
+@pytest.mark.parametrize("framing", ["single-object", "registry"])
+def test_an_undeliverable_reads_as_unknown_to_a_reader_of_an_older_version(
+    older: SchemaVersion, framing: str
+) -> None:
+    """Schema v3 adds UNDELIVERABLE (issue 14). A reader still on v1 or v2 resolves it to
+    the enum's default, UNKNOWN (which numguard's store consumer holds, fail closed);
+    through the registry path too: the reader gets the writer's schema by its id."""
+    failed = change(EventType.UNDELIVERABLE, "2024-03-05T11:00", source="twilio-dlr")
+    failed = replace(failed, raw_reason="30005")
+    if framing == "registry":
+        registry = SchemaRegistryClient.new_client({"url": f"mock://evolution-{older.version}"})
+        codec = EventCodec(registry, subject="events-value")
+        data = codec.encode(failed)
+        (schema_id,) = struct.unpack(">I", data[1:5])
+        writer = fastavro.parse_schema(json.loads(registry.get_schema(schema_id).schema_str or ""))
+        body = data[5:]
+    else:
+        codec = EventCodec()
+        data = codec.encode(failed)
+        assert data[2:10] == current_schema().fingerprint
+        writer, body = current_schema().parsed, data[10:]
+    record = fastavro.schemaless_reader(io.BytesIO(body), writer, older.parsed)
+    assert isinstance(record, dict)
+    assert (record["event_type"], record["raw_reason"]) == ("UNKNOWN", "30005")
+    assert codec.decode(data).event_type is EventType.UNDELIVERABLE

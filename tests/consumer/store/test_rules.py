@@ -18,12 +18,13 @@ from numguard.core.times import parse_date_or_time
 from numguard.schemas.events import EventType, StateChange
 from tests.builders import NUMBER, change
 
-D, A, S, R, C = (
+D, A, S, R, C, U = (
     EventType.DEACTIVATED,
     EventType.ACTIVATED,
     EventType.SUSPENDED,
     EventType.REACTIVATED,
     EventType.NUMBER_CHANGED,
+    EventType.UNDELIVERABLE,
 )
 
 Ask = Callable[..., Decision]
@@ -223,3 +224,55 @@ def test_nothing_reported_allows_with_reason_no_record(ask: Callable) -> None:
     decision = ask([])("2024-01-01")
     assert (decision.verdict, decision.reason) == ("allow", "no_record")
     assert decision.as_json() == {"mdn": NUMBER, "decision": "allow", "reason": "no_record"}
+
+
+# Issue 14: the sender's own permanent delivery failures.
+
+
+def test_undeliverable_voids_a_consent_given_on_or_before_its_date(ask: Callable) -> None:
+    decide_at = ask([change(U, "2024-03-05T15:00", source="twilio-dlr")])
+    decision = decide_at("2024-03-05")
+    assert (decision.verdict, decision.reason) == ("block", "undeliverable")
+    assert decision.as_json()["undeliverable_on"] == "2024-03-05"
+    assert decide_at("2024-03-05T20:00-05:00").verdict == "block"  # the consent-day rule
+    assert decide_at().reason == "undeliverable"  # no consent date: blocked
+
+
+def test_undeliverable_lets_a_consent_given_after_its_date_count(ask: Callable) -> None:
+    decision = ask([change(U, "2024-03-05T15:00")])("2024-03-06")
+    assert (decision.verdict, decision.reason) == ("allow", "active")
+
+
+def test_a_later_reactivation_ends_an_undeliverable(ask: Callable) -> None:
+    events = [change(U, "2024-03-05"), change(R, "2024-03-07", position=2)]
+    decision = ask(events)("2024-01-01")
+    assert (decision.verdict, decision.reason, decision.undeliverable_on) == (
+        "allow", "active", None)  # fmt: skip
+
+
+def test_a_later_activation_ends_an_undeliverable_but_voids_consent_itself(ask: Callable) -> None:
+    decide_at = ask([change(U, "2024-03-05"), change(A, "2024-03-07", position=2)])
+    assert decide_at("2024-01-01").reason == "deactivated"  # a new owner
+    assert (decide_at("2024-03-08").verdict, decide_at("2024-03-08").reason) == ("allow", "active")
+
+
+def test_a_reactivation_before_or_at_the_undeliverable_does_not_end_it(ask: Callable) -> None:
+    before = ask([change(R, "2024-03-04"), change(U, "2024-03-05", position=2)])("2024-01-01")
+    assert before.reason == "undeliverable"
+    same_time = [change(U, "2024-03-05T10:00", mdn="+12025550111"),
+                 change(R, "2024-03-05T10:00", mdn="+12025550111", position=2)]  # fmt: skip
+    assert ask(same_time)("2024-01-01", mdn="+12025550111").reason == "undeliverable"
+
+
+def test_a_deactivation_outranks_an_undeliverable(ask: Callable) -> None:
+    decision = ask([change(U, "2024-03-09"), change(D, "2024-03-05", position=2)])("2024-01-01")
+    assert (decision.reason, decision.deactivated_on.isoformat()) == ("deactivated", "2024-03-05")
+    # A consent after the deactivation but before the failure is still void: undeliverable.
+    later = ask([change(U, "2024-03-09", mdn="+12025550111"),
+                 change(D, "2024-03-05", mdn="+12025550111", position=2)])  # fmt: skip
+    assert later("2024-03-07", mdn="+12025550111").reason == "undeliverable"
+
+
+def test_an_undeliverable_outranks_a_suspension(ask: Callable) -> None:
+    decision = ask([change(S, "2024-03-01"), change(U, "2024-03-05", position=2)])("2024-01-01")
+    assert (decision.verdict, decision.reason) == ("block", "undeliverable")
