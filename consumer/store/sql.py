@@ -372,8 +372,10 @@ class SqlStore:
     def _record_freshness(self, cursor: Any, batch: list[Consumed], now_ms: int) -> None:
         cursor.execute("SELECT source, latest_effective_ms, last_applied_ms FROM source_freshness")
         current = {str(s): (int(e), int(a)) for s, e, a in cursor.fetchall()}
-        changes = ((storable(i.change.source) or "", _millis(i.change.effective_at) or 0)
-                   for i in batch)  # fmt: skip
+        # Delivery reports come when messages fail, not on a feed's cadence: a quiet day
+        # of them is good news, not a stale source.
+        feeds = [i.change for i in batch if i.change.event_type is not EventType.UNDELIVERABLE]
+        changes = ((storable(c.source) or "", _millis(c.effective_at) or 0) for c in feeds)
         rows = freshness.updated_rows(current, changes, now_ms)
         cursor.executemany(self._db.sql(freshness.UPSERT), rows)
 

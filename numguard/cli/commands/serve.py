@@ -11,13 +11,9 @@ from numguard.cli import options
 from numguard.cli.config.model import DEFAULT_PORT, DEFAULT_TOKEN_ENV
 from numguard.consumer.api.models import MAX_BATCH_ITEMS
 from numguard.consumer.api.pool import StorePool
-from numguard.consumer.api.server import (
-    DEFAULT_HEADER_TIMEOUT_SECONDS,
-    DEFAULT_MAX_IN_FLIGHT,
-    ServeSettings,
-    serve,
-)
+from numguard.consumer.api.server import ServeSettings, serve
 from numguard.core import logs
+from numguard.core.asgi import DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_MAX_IN_FLIGHT
 
 log = logging.getLogger(__name__)
 
