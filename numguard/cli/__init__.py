@@ -19,6 +19,7 @@ from numguard.cli.commands import (
     dev,
     ingest,
     produce,
+    receive,
     replay,
     scrub,
     serve,
@@ -80,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal, json for one object a line (default text)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (ingest, produce, consume, replay, check, scrub, serve, store, simulate, dev,
-               config_command, demo)  # fmt: skip
+    modules = (ingest, produce, receive, consume, replay, check, scrub, serve, store,
+               simulate, dev, config_command, demo)  # fmt: skip
     for module in modules:
         module.register(commands)
     register_dlq(commands)
