@@ -12,6 +12,8 @@ from typing import TextIO
 
 from numguard.core.checkpoints import Checkpoint
 from numguard.producer import normalize
+from numguard.producer.delivery import csv_file
+from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources import convey, infobip, twilio
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
@@ -34,6 +36,13 @@ class FileFormat:
 
 
 FILE_FORMATS: dict[str, FileFormat] = {
+    # Before convey, which takes any other .csv.
+    "delivery-failures": FileFormat(
+        csv_file.SOURCE,
+        lambda path: csv_file.recognizes(path.name),
+        csv_file.read_rows,
+        csv_file.DeliveryFailuresFile(PermanentFailures()).normalize,
+    ),
     "convey": FileFormat(
         "convey",
         lambda path: bool(convey.FILE_NAME.fullmatch(path.name)) or path.suffix.lower() == ".csv",
@@ -65,6 +74,7 @@ class IngestSummary:
     accepted: int = 0
     rejected: int = 0
     flagged: int = 0  # of the accepted: published with a warning dead letter
+    ignored: int = 0  # read fine, no state change in them (temporary delivery failures)
     already_done: list[str] = field(default_factory=list)
     reissued: list[str] = field(default_factory=list)  # published again: the content changed
     unreadable: list[str] = field(default_factory=list)
@@ -76,6 +86,7 @@ class IngestSummary:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "flagged": self.flagged,
+            "ignored": self.ignored,
             "already_published": self.already_done,
             "reissued": self.reissued,
             "unreadable": self.unreadable,
@@ -120,11 +131,14 @@ def ingest_files(
     *,
     file_format: str | None = None,
     force: bool = False,
+    codes: PermanentFailures | None = None,
 ) -> IngestSummary:
     summary = IngestSummary()
     for path in paths:
         try:
             fmt = FILE_FORMATS[file_format or detect_format(path)]
+            if codes is not None and fmt.source == csv_file.SOURCE:
+                fmt = replace(fmt, normalize=csv_file.DeliveryFailuresFile(codes).normalize)
             content = content_sha256(path)
             day = fmt.covers(path.name)
             start = Checkpoint(source=fmt.source, report_id=path.name, content_sha256=content,
@@ -155,4 +169,5 @@ def ingest_files(
         summary.accepted += done.accepted - start.accepted
         summary.rejected += done.rejected - start.rejected
         summary.flagged += done.flagged - start.flagged
+        summary.ignored += done.ignored - start.ignored
     return summary

@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from numguard.core.phone import InvalidNumber, mask, mask_numbers, normalize
+from numguard.core.phone import InvalidNumber, mask, mask_numbers, north_american
 from numguard.core.times import parse_time
 from numguard.producer.sources.base import (
     BAD_ROW,
@@ -77,15 +77,6 @@ def _report_day(row: SourceRow) -> date | None:
         return None
 
 
-def _us_number(text: str) -> str:
-    """A feed's number as E.164; the feeds are US-only, so a number outside the North
-    American plan is as unusable as a malformed one. Raises InvalidNumber."""
-    number = normalize(text)
-    if not number.startswith("+1"):
-        raise InvalidNumber(f"not a North American number: {mask(text)!r}")
-    return number
-
-
 def _rejected(row: SourceRow, kind: RejectKind, reason: str) -> Rejection:
     """A rejection whose reason masks every number it quotes, however written: a
     shifted column can put a number in any field."""
@@ -146,7 +137,7 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:
             f"unknown REASON_CODE {fields['REASON_CODE']!r} (known: {known})",
         )
     try:
-        mdn = _us_number(fields["MDN"])
+        mdn = north_american(fields["MDN"])
     except InvalidNumber:
         return _rejected(
             row, RejectKind.BAD_NUMBER, f"MDN {mask(fields['MDN'])!r} is not a phone number"
@@ -165,7 +156,7 @@ def convey_row(row: SourceRow, ingested_at: datetime) -> Normalized:
     if event_type is not EventType.NUMBER_CHANGED:
         return _change(row, mdn, event_type, effective_at, None, carrier, code, ingested_at)
     try:
-        new_mdn = _us_number(fields["NEW_MDN"])
+        new_mdn = north_american(fields["NEW_MDN"])
     except InvalidNumber:
         # The old number was deactivated for certain; only where it went is unknown.
         change = _change(row, mdn, event_type, effective_at, None, carrier, code, ingested_at)
@@ -187,7 +178,7 @@ def twilio_line(row: SourceRow, ingested_at: datetime) -> Normalized:
     """A number on a day's Twilio list: deactivated at the start of that UTC day."""
     text = printable(row)["number"]
     try:
-        mdn = _us_number(text)
+        mdn = north_american(text)
     except InvalidNumber:
         return _rejected(row, RejectKind.BAD_NUMBER, f"{mask(text)!r} is not a phone number")
     effective_at = datetime.fromisoformat(row.fields["date"]).replace(tzinfo=UTC)
@@ -218,7 +209,7 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
             f"unknown type {kind!r} (known: {', '.join(INFOBIP_TYPES)})",
         )
     try:
-        mdn = _us_number(fields.get("destination", ""))
+        mdn = north_american(fields.get("destination", ""))
     except InvalidNumber:
         return _rejected(
             row,
@@ -237,7 +228,7 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     if not fields.get("newDestination"):
         return _change(row, mdn, event_type, effective_at, None, carrier, kind, ingested_at)
     try:
-        new_mdn = _us_number(fields["newDestination"])
+        new_mdn = north_american(fields["newDestination"])
     except InvalidNumber:
         # The type stands as the carrier gave it (a deactivation stays one); only the
         # replacement number is unknown.

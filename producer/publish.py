@@ -21,7 +21,7 @@ from numguard.core.deadletter import DeadLetter, Headers
 from numguard.core.kafka.clients import KafkaConfig
 from numguard.core.kafka.topics import TopicNames
 from numguard.producer.metrics import ProducerMetrics
-from numguard.producer.sources.base import Flagged, Normalized, Rejection
+from numguard.producer.sources.base import Flagged, Ignored, Normalized, Rejection
 from numguard.schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ReportPublisher:
             for item in items:
                 position = (
                     item.row.position
-                    if isinstance(item, Rejection)
+                    if isinstance(item, Rejection | Ignored)
                     else (item.change if isinstance(item, Flagged) else item).report_position
                 )
                 if position <= start.position:
@@ -104,6 +104,9 @@ class ReportPublisher:
         self._producer.flush(TRANSACTION_TIMEOUT_SECONDS)
 
     def _produce_item(self, item: Normalized, run: _Run) -> None:
+        if isinstance(item, Ignored):
+            run.ignore(item.row.position)
+            return
         if isinstance(item, Rejection):
             self._dead_letter(item)
             run.reject(item.row.position, item.kind.value)
@@ -205,6 +208,7 @@ class _Run:
         self.count = 0
         self.accepted = 0
         self.rejected = 0
+        self.ignored = 0
         self.position = 0
         self.rejected_by_kind: Counter[str] = Counter()
         self.flagged_by_kind: Counter[str] = Counter()
@@ -218,6 +222,11 @@ class _Run:
         """The row's event was published, with a warning on the dead-letter topic."""
         self.flagged_by_kind[kind] += 1
 
+    def ignore(self, position: int) -> None:
+        self._digest.update(f"ignored:{position}".encode())
+        self.ignored += 1
+        self.count += 1
+
     def reject(self, position: int, kind: str) -> None:
         self._digest.update(f"rejected:{position}".encode())
         self.rejected += 1
@@ -230,6 +239,7 @@ class _Run:
             position=position,
             accepted=self.accepted,
             rejected=self.rejected,
+            ignored=self.ignored,
             flagged=sum(self.flagged_by_kind.values()),
             checksum=self._digest.hexdigest() if self.count else checkpoint.checksum,
         )

@@ -163,3 +163,23 @@ def warn_if_stale(store: SqlStore, args: argparse.Namespace) -> list[dict[str, o
             print(f"numguard: warning: source {source['source']} missed days: "
                   f"{' '.join(map(str, missed))}", file=sys.stderr)  # fmt: skip
     return report
+
+
+def add_codes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--codes", action="append", default=[], metavar="PROVIDER=CODE,...",
+        help="replace a provider's list of delivery-failure codes that mean the number is "
+        "gone (repeatable; see `numguard receive --help` for the lists)",
+    )  # fmt: skip
+
+
+def code_overrides(args: argparse.Namespace) -> dict[str, list[str]]:
+    """--codes twilio=30005,30006 as {"twilio": ["30005", "30006"]}."""
+    found: dict[str, list[str]] = {}
+    for value in args.codes:
+        provider, sign, listed = value.partition("=")
+        codes = [code.strip() for code in listed.split(",") if code.strip()]
+        if not sign or not provider.strip() or not codes:
+            raise UsageError(f"--codes {value!r}: expected PROVIDER=CODE,CODE")
+        found[provider.strip().lower()] = codes
+    return found

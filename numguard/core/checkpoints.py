@@ -21,6 +21,7 @@ class Checkpoint:
     accepted: int = 0
     rejected: int = 0
     flagged: int = 0  # of the accepted: published with a warning dead letter
+    ignored: int = 0  # rows read fine that change no state (a temporary delivery failure)
     checksum: str = ""
     position: int = 0  # the last row or item position covered
     done: bool = False
@@ -51,11 +52,19 @@ class Checkpoint:
         return cls(**{k: v for k, v in record.items() if k in known}, committed_at=committed_at)
 
     def advanced(
-        self, *, position: int, accepted: int, rejected: int, checksum: str, flagged: int = 0
+        self,
+        *,
+        position: int,
+        accepted: int,
+        rejected: int,
+        checksum: str,
+        flagged: int = 0,
+        ignored: int = 0,
     ) -> Checkpoint:
         return replace(
             self,
-            rows=self.rows + accepted + rejected,
+            rows=self.rows + accepted + rejected + ignored,
+            ignored=self.ignored + ignored,
             accepted=self.accepted + accepted,
             rejected=self.rejected + rejected,
             flagged=self.flagged + flagged,

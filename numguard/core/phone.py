@@ -43,6 +43,15 @@ def normalize(text: str) -> str:
     raise InvalidNumber(f"not a phone number: {mask(text)!r}")
 
 
+def north_american(text: str) -> str:
+    """`text` as E.164 when it is a North American number, else InvalidNumber: the feeds
+    and the delivery reports numguard reads are about US numbers only."""
+    number = normalize(text)
+    if not number.startswith("+1"):
+        raise InvalidNumber(f"not a North American number: {mask(text)!r}")
+    return number
+
+
 # A NANP number as people and spreadsheets write it: 2025550143, 1-202-555-0143,
 # +1 (202) 555-0143, 202.555.0143; not inside a longer run of digits.
 _NUMBER_IN_TEXT = re.compile(

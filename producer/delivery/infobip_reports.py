@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from numguard.core.phone import InvalidNumber, normalize
+from numguard.core.phone import InvalidNumber, north_american
 from numguard.core.times import parse_time
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.delivery.failures import DeliveryFailure
@@ -54,8 +54,10 @@ def _failure(
     if not message_id:
         raise BadReport("no messageId")
     try:
-        mdn = normalize(str(result.get("to") or ""))
+        mdn = north_american(str(result.get("to") or ""))
     except InvalidNumber as problem:
+        if "North American" in str(problem):
+            return None  # another country's number: numguard watches US numbers
         raise BadReport(f"to: {problem}") from None
     try:
         done_at = parse_time(str(result["doneAt"])) if result.get("doneAt") else received_at

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from numguard.core.phone import InvalidNumber, normalize
+from numguard.core.phone import InvalidNumber, north_american
 from numguard.producer.delivery.failures import DeliveryFailure
 
 PROVIDER = "twilio"
@@ -48,8 +48,10 @@ def failure(params: Sequence[tuple[str, str]], received_at: datetime) -> Deliver
     if not message_id:
         raise BadCallback("no MessageSid")
     try:
-        mdn = normalize(fields.get("To") or "")
+        mdn = north_american(fields.get("To") or "")
     except InvalidNumber as error:
+        if "North American" in str(error):
+            return None  # another country's number: numguard watches US numbers
         raise BadCallback(f"To: {error}") from None
     return DeliveryFailure(PROVIDER, mdn, code, _done_at(fields, received_at), message_id)
 

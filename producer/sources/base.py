@@ -61,8 +61,17 @@ class Flagged:
     warning: Rejection
 
 
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A row read fine that says nothing about a number's state (a delivery failure that
+    is not permanent): counted, neither published nor dead-lettered."""
+
+    row: SourceRow
+    why: str
+
+
 # What a normalizer makes of a row.
-Normalized = StateChange | Rejection | Flagged
+Normalized = StateChange | Rejection | Flagged | Ignored
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ NAMES = {
     "convey": "mcdn_deact_20240530.csv",
     "twilio": "twilio_deactivations_2024-05-30.txt",
     "infobip": "report.json",
+    "delivery-failures": "delivery-failures-2024-05-30.csv",
 }
 SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
     "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
@@ -29,6 +30,8 @@ SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row p
     "twilio": b"+12025550143\r\n2025550144\n",
     "infobip": b'{"results": [{"date": "2024-05-30T11:00:00.000+0000", '
                b'"destination": "12025550143", "type": "DEACTIVATION"}]}',
+    "delivery-failures": b"number,provider,code,failed_at,message_id\r\n"
+                         b"+12025550143,twilio,30005,2024-05-30T11:00:00Z,SM1\r\n",
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from numguard.cli import options
 from numguard.core.kafka.clients import base_config, transactional_producer_config
 from numguard.core.kafka.topics import ensure_topics
 from numguard.producer.checkpoints import read_checkpoints
+from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.ingest import FORMATS, ingest_files
 from numguard.producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from numguard.schemas.codec import EventCodec
@@ -40,6 +41,12 @@ formats (chosen by --format, else by the file name):
   twilio   a day's list of deactivated numbers saved from Twilio's signed URL (*.txt),
            one number per line (+1XXXXXXXXXX, 1XXXXXXXXXX or 10 digits); the name must
            hold the day: twilio_deactivations_YYYY-MM-DD.txt
+  delivery-failures
+           the sender's own delivery failures (*delivery-failures*.csv): the columns
+           number, provider (twilio, infobip, openmarket), code, and optionally
+           failed_at (ISO 8601) and message_id. A code that means the number is gone
+           (`numguard receive --help`; --codes replaces a provider's list) becomes an
+           UNDELIVERABLE event; another code is ignored (counted, not published)
 
 exit status:
   0  every file was published (or had been before), every row as an event
@@ -58,7 +65,8 @@ examples:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "ingest",
-        help="publish local report files (Convey CSV, Infobip JSON, Twilio lists)",
+        help="publish local report files (Convey CSV, Infobip JSON, Twilio lists, "
+        "delivery failures)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -81,11 +89,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Kafka transactional.id; a second ingest with the same id fences the first "
         "(default numguard-ingest-<topic>-<host>)",
     )
+    options.add_codes_option(parser)
     options.add_kafka_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    codes = PermanentFailures.with_overrides(options.code_overrides(args))
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
     ensure_topics(base_config(bootstrap), names)
@@ -101,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         done = read_checkpoints(base_config(bootstrap), names.checkpoints)
         summary = ingest_files(
-            args.paths, publisher, done, file_format=args.format, force=args.force
+            args.paths, publisher, done, file_format=args.format, force=args.force, codes=codes
         )
     finally:
         publisher.close()
@@ -111,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"files published: {summary.files}  rows: {summary.rows}  "
             f"accepted: {summary.accepted}  rejected: {summary.rejected} (see {names.dead_letter})"
+            + (f"  ignored: {summary.ignored}" if summary.ignored else "")
         )
         if summary.already_done:
             print(f"published before, skipped: {', '.join(summary.already_done)} (use --force)")

@@ -85,25 +85,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--public-url", metavar="URL",
         help="the base URL the providers call, when a proxy stands in front",
     )  # fmt: skip
-    parser.add_argument(
-        "--codes", action="append", default=[], metavar="PROVIDER=CODE,...",
-        help="replace a provider's list of codes that mean the number is gone (repeatable)",
-    )  # fmt: skip
+    options.add_codes_option(parser)
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="worker processes (default 1)")  # fmt: skip
     options.add_kafka_options(parser)
     parser.set_defaults(handler=run_receive)
-
-
-def code_overrides(values: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for value in values:
-        provider, sign, listed = value.partition("=")
-        found_codes = [code.strip() for code in listed.split(",") if code.strip()]
-        if not sign or not provider.strip() or not found_codes:
-            raise options.UsageError(f"--codes {value!r}: expected PROVIDER=CODE,CODE")
-        found[provider.strip().lower()] = found_codes
-    return found
 
 
 def run_receive(args: argparse.Namespace) -> int:
@@ -112,7 +98,7 @@ def run_receive(args: argparse.Namespace) -> int:
     settings = ReceiverSettings(
         bootstrap_servers=bootstrap, topic=names.events,
         schema_registry_url=args.schema_registry_url, public_url=args.public_url,
-        codes=code_overrides(args.codes), log_level=args.log_level, log_format=args.log_format,
+        codes=options.code_overrides(args), log_level=args.log_level, log_format=args.log_format,
     )  # fmt: skip
     credentials = Credentials.from_environment(settings)
     enabled = credentials.enabled()
