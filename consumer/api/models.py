@@ -51,6 +51,10 @@ class Answer(BaseModel):
     deactivated_on: str | None = Field(None, json_schema_extra={"format": "date"})
     new_mdn: str | None = None
     suspended_since: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    undeliverable_on: str | None = Field(
+        None, json_schema_extra={"format": "date"},
+        description="the date of the permanent delivery failure in force (reason undeliverable)",
+    )  # fmt: skip
     uncovered_days: list[str] | None = Field(
         None,
         description="With reason no_data: the days from the consent to today that no feed "

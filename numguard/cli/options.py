@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -183,3 +184,14 @@ def code_overrides(args: argparse.Namespace) -> dict[str, list[str]]:
             raise UsageError(f"--codes {value!r}: expected PROVIDER=CODE,CODE")
         found[provider.strip().lower()] = codes
     return found
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (a name other than localhost may resolve
+    anywhere, so it is not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

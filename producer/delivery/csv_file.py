@@ -31,6 +31,7 @@ from numguard.producer.sources.base import (
     RejectKind,
     SourceRow,
     UnreadableReport,
+    csv_header,
 )
 
 SOURCE = "delivery-failures"  # the checkpoints' source: one per file name
@@ -46,12 +47,7 @@ def recognizes(name: str) -> bool:
 def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:
     """Rows by the header's names; positions count records (the header is 1)."""
     reader = csv.reader(stream)
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise UnreadableReport(f"{report_id}: not readable as CSV: {error}") from error
-    if header is None:
-        raise UnreadableReport(f"{report_id}: the file is empty (no header line)")
+    header = csv_header(reader, report_id)
     names = [name.strip().lower().removeprefix("\ufeff") for name in header]
     if missing := [column for column in REQUIRED if column not in names]:
         raise UnreadableReport(

@@ -10,6 +10,7 @@ was published.
 
 from __future__ import annotations
 
+import csv
 import enum
 from collections.abc import Iterator, Set
 from dataclasses import dataclass
@@ -85,6 +86,17 @@ class Report:
 class UnreadableReport(ValueError):
     """A whole file or page cannot be read (wrong header, not CSV, truncated):
     it is rejected whole and the report is not marked done."""
+
+
+def csv_header(reader: Iterator[list[str]], report_id: str) -> list[str]:
+    """The first record of a CSV report; UnreadableReport when there is none to read."""
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise UnreadableReport(f"{report_id}: not readable as CSV: {error}") from error
+    if header is None:
+        raise UnreadableReport(f"{report_id}: the file is empty (no header line)")
+    return header
 
 
 class ReportMissing(LookupError):

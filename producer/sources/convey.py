@@ -23,6 +23,7 @@ from numguard.producer.sources.base import (
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
+    csv_header,
 )
 from numguard.producer.sources.http import RetryPolicy, send
 
@@ -46,12 +47,7 @@ def read_rows(stream: Iterable[str], report_id: str) -> Iterator[SourceRow]:
     read on. Raises UnreadableReport when the header is not Convey's.
     """
     reader = csv.reader(stream)
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise UnreadableReport(f"{report_id}: not readable as CSV: {error}") from error
-    if header is None:
-        raise UnreadableReport(f"{report_id}: the file is empty (no header line)")
+    header = csv_header(reader, report_id)
     names = [name.strip().upper() for name in header]
     if names:
         names[0] = names[0].removeprefix(_BOM)  # a UTF-8 byte-order mark, as Excel writes

@@ -18,10 +18,13 @@ Answer "may I text this number?" from the suppression store, as one JSON object:
   decision         allow, hold or block
   reason           active, no_record (nothing was ever reported), no_data
                    (nothing reported, but the feeds did not cover every day
-                   since the consent), suspended, deactivated, or
+                   since the consent), suspended, deactivated,
+                   undeliverable (a message to it failed permanently with a
+                   code meaning the number is gone: `numguard receive`), or
                    unreadable_event (an event of the number could not be
                    read: held until it is redriven and applied)
   deactivated_on   the UTC date of the latest deactivation, when there is one
+  undeliverable_on the date of the permanent delivery failure in force
   new_mdn          the subscriber's new number, after a number change
   suspended_since  when the current suspension began
   uncovered_days   with no_data: the days since the consent that no feed

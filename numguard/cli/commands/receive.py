@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 from dataclasses import asdict
 
@@ -109,7 +108,7 @@ def run_receive(args: argparse.Namespace) -> int:
         )
     for secret in (credentials.twilio_token, credentials.infobip_password):
         logs.redact(secret)
-    if not _loopback(args.host):
+    if not options.is_loopback(args.host):
         log.info("listening beyond loopback: every report is authenticated (%s)",
                  ", ".join(enabled))  # fmt: skip
     ensure_topics(base_config(bootstrap), names)
@@ -125,10 +124,3 @@ def run_receive(args: argparse.Namespace) -> int:
     run("numguard.producer.delivery.receiver:app_from_environment", listener, SETTINGS_ENV,
         asdict(settings), started)  # fmt: skip
     return 0
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -33,7 +33,7 @@ Scrub a CSV export of contacts against the suppression store.
 Every row is written back with these columns appended:
   {ADDED_COLUMNS[0]}   allow, hold, block, or invalid (the number cannot be read)
   {ADDED_COLUMNS[1]}     active, no_record, no_data, suspended, deactivated,
-                      unreadable_event, unparseable_number
+                      undeliverable, unreadable_event, unparseable_number
   {ADDED_COLUMNS[2]}    the subscriber's new number after a number change
   {ADDED_COLUMNS[3]} the date of the deactivation behind a block (the audit trail)
   {ADDED_COLUMNS[4]} with no_data: the days since the consent no feed

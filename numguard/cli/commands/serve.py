@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 
@@ -103,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or None
     logs.redact(token)
-    if token is None and not _loopback(args.host) and not args.allow_anonymous:
+    if token is None and not options.is_loopback(args.host) and not args.allow_anonymous:
         raise options.UsageError(
             f"refusing to serve {args.host} without a token: set {args.token_env} "
             "(or pass --allow-anonymous to serve anyone who can reach it)"
@@ -126,12 +125,3 @@ def run(args: argparse.Namespace) -> int:
 
     serve(settings, started)
     return 0
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve anywhere
