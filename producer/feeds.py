@@ -15,6 +15,7 @@ import httpx
 
 from numguard.producer.sources.base import Source
 from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSource
+from numguard.producer.sources.govdelivery import GovDeliverySource
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from numguard.producer.sources.infobip import InfobipSource
 from numguard.producer.sources.twilio import TwilioSource
@@ -35,6 +36,8 @@ class FeedSettings:
     twilio_url: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
+    govdelivery_url: str | None = None
+    govdelivery_token: str | None = None
 
 
 def utc_today() -> date:
@@ -65,9 +68,16 @@ def build_sources(feeds: FeedSettings) -> list[Source]:
         token = _required(feeds.twilio_auth_token, "the Twilio auth token")
         sources.append(TwilioSource(feeds.twilio_url, sid, token, client=_client(),
                                     policy=policy, lookback_days=days))  # fmt: skip
+    if feeds.govdelivery_url:
+        token = _required(feeds.govdelivery_token, "the GovDelivery TMS token")
+        sources.append(GovDeliverySource(
+            feeds.govdelivery_url, token, client=_client(), policy=policy,
+            lookback_days=days, today=utc_today,
+        ))  # fmt: skip
     if not sources:
         raise FeedSettingsError(
-            "no source configured: give --convey-url, --convey-dir, --infobip-url or --twilio-url"
+            "no source configured: give --convey-url, --convey-dir, --infobip-url, "
+            "--twilio-url or --govdelivery-url"
         )
     return sources
 

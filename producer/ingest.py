@@ -15,7 +15,7 @@ from numguard.producer import normalize
 from numguard.producer.delivery import csv_file
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
-from numguard.producer.sources import convey, infobip, twilio
+from numguard.producer.sources import convey, govdelivery, infobip, twilio
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,19 @@ class FileFormat:
 
 
 FILE_FORMATS: dict[str, FileFormat] = {
-    # Before convey, which takes any other .csv.
+    # The formats named in a file's name first: convey takes any other .csv.
     "delivery-failures": FileFormat(
         csv_file.SOURCE,
         lambda path: csv_file.recognizes(path.name),
         csv_file.read_rows,
         csv_file.DeliveryFailuresFile(PermanentFailures()).normalize,
+    ),
+    "govdelivery": FileFormat(
+        "govdelivery",
+        lambda path: "govdelivery" in path.name.lower(),
+        govdelivery.read_list_file,
+        normalize.daily_list_line,
+        govdelivery.day_of,  # a list's name must carry its day
     ),
     "convey": FileFormat(
         "convey",

@@ -51,7 +51,7 @@ def printable(row: SourceRow) -> dict[str, str]:
 CREDIBLE_AHEAD = timedelta(days=1)
 # Feeds whose report ids carry the report's day: Convey's file names, Twilio's lists.
 _REPORT_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
-_DAY_IN_REPORT_ID = frozenset({"convey", "twilio"})
+_DAY_IN_REPORT_ID = frozenset({"convey", "twilio", "govdelivery"})
 
 
 def _too_far_ahead(row: SourceRow, effective_at: datetime, ingested_at: datetime) -> str | None:
@@ -174,8 +174,9 @@ def _without_new_number(row: SourceRow, change: StateChange, what: str, field: s
     return Flagged(change, _rejected(row, RejectKind.BAD_NEW_NUMBER, warning))
 
 
-def twilio_line(row: SourceRow, ingested_at: datetime) -> Normalized:
-    """A number on a day's Twilio list: deactivated at the start of that UTC day."""
+def daily_list_line(row: SourceRow, ingested_at: datetime) -> Normalized:
+    """A number on a day's list of deactivations (Twilio, GovDelivery): deactivated at the
+    start of that UTC day."""
     text = printable(row)["number"]
     try:
         mdn = north_american(text)
@@ -237,3 +238,6 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     if event_type is EventType.DEACTIVATED:
         event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
     return _change(row, mdn, event_type, effective_at, new_mdn, carrier, kind, ingested_at)
+
+
+twilio_line = daily_list_line  # the name the Twilio source and ingest know it by

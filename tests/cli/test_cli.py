@@ -86,7 +86,7 @@ def test_ingest_consume_check_slice_from_the_shell(
     ingested = numguard("ingest", "--json", str(report), env=env)
     assert ingested.returncode == 3, ingested.stderr  # published, one row rejected
     assert json.loads(ingested.stdout) == {
-        "files": 1, "rows": 3, "accepted": 2, "rejected": 1, "flagged": 0,
+        "files": 1, "rows": 3, "accepted": 2, "rejected": 1, "flagged": 0, "ignored": 0,
         "already_published": [], "reissued": [], "unreadable": [],
     }  # fmt: skip
 

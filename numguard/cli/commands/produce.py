@@ -61,6 +61,8 @@ sources (give at least one):
                           INFOBIP_API_KEY; paced at one request a second
   --twilio-url BASE       Twilio-style Deactivations API; the account SID and auth
                           token come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
+  --govdelivery-url BASE  GovDelivery TMS /deactivated_phone_numbers; the token comes
+                          from GOVDELIVERY_AUTH_TOKEN (sent as X-AUTH-TOKEN)
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -74,8 +76,8 @@ examples:
       --interval 900 --metrics-port 9101
 
 {options.ENVIRONMENT_HELP}
-  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL
-                               the sources, as the flags"""
+  NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL,
+  NUMGUARD_GOVDELIVERY_URL     the sources, as the flags"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,6 +114,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     feeds.add_argument(
         "--twilio-token-env", metavar="NAME", default=None,
         help="environment variable holding the auth token (default TWILIO_AUTH_TOKEN)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--govdelivery-url", metavar="BASE", default=os.environ.get("NUMGUARD_GOVDELIVERY_URL"),
+        help="GovDelivery TMS, e.g. https://tms.govdelivery.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--govdelivery-token-env", metavar="NAME", default=None,
+        help="environment variable holding the TMS token (default GOVDELIVERY_AUTH_TOKEN)",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -160,6 +170,7 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
     """The flags, with the credentials read from the environment variables they name."""
     infobip = args.infobip_url is not None
     twilio = args.twilio_url is not None
+    govdelivery = args.govdelivery_url is not None
     return FeedSettings(
         lookback_days=args.lookback_days,
         policy=RetryPolicy(attempts=args.retry_attempts,
@@ -171,6 +182,8 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
         twilio_url=args.twilio_url,
         twilio_account_sid=_secret(args.twilio_sid_env) if twilio else None,
         twilio_auth_token=_secret(args.twilio_token_env) if twilio else None,
+        govdelivery_url=args.govdelivery_url,
+        govdelivery_token=_secret(args.govdelivery_token_env) if govdelivery else None,
     )  # fmt: skip
 
 

@@ -41,6 +41,8 @@ FLAGS = {
     "sources.twilio.url": "twilio_url",
     "sources.twilio.account_sid_env": "twilio_sid_env",
     "sources.twilio.auth_token_env": "twilio_token_env",
+    "sources.govdelivery.url": "govdelivery_url",
+    "sources.govdelivery.auth_token_env": "govdelivery_token_env",
     "produce.interval_seconds": "interval",
     "produce.lookback_days": "lookback_days",
     "produce.expected_cadence_hours": "expected_cadence_hours",

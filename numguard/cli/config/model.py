@@ -83,10 +83,16 @@ class Twilio(Settings):
     auth_token_env: EnvName = "TWILIO_AUTH_TOKEN"
 
 
+class GovDelivery(Settings):
+    url: Text | None = None
+    auth_token_env: EnvName = "GOVDELIVERY_AUTH_TOKEN"
+
+
 class Sources(Settings):
     convey: Convey = Convey()
     infobip: Infobip = Infobip()
     twilio: Twilio = Twilio()
+    govdelivery: GovDelivery = GovDelivery()
 
 
 class Produce(Settings):

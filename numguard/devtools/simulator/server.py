@@ -30,6 +30,7 @@ from numguard.devtools.simulator.faults import (
     WithoutDays,
 )
 from numguard.devtools.simulator.feeds import CarrierData
+from numguard.devtools.simulator.govdelivery_api import GovDeliveryApi
 from numguard.devtools.simulator.infobip_api import InfobipApi
 from numguard.devtools.simulator.requests_log import RequestLog, RequestRecord
 from numguard.devtools.simulator.responses import (
@@ -53,6 +54,7 @@ SHUTDOWN_POLL_SECONDS = 0.05  # stop() waits at most this long for the serving l
 DEV_INFOBIP_API_KEY = "simulator-infobip-api-key"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_TWILIO_AUTH_TOKEN = "simulator-twilio-auth-token"
+DEV_GOVDELIVERY_TOKEN = "simulator-govdelivery-token-0032"  # 32 characters, as TMS's
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class Credentials:
     infobip_api_key: str = field(default=DEV_INFOBIP_API_KEY, repr=False)
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
     twilio_auth_token: str = field(default=DEV_TWILIO_AUTH_TOKEN, repr=False)
+    govdelivery_token: str = field(default=DEV_GOVDELIVERY_TOKEN, repr=False)
 
 
 class CarrierSimulator:
@@ -109,6 +112,7 @@ class CarrierSimulator:
                 twilio_link_ttl,
                 secrets.token_bytes(32),
             ).handle,
+            GovDeliveryApi(self.served, self.credentials.govdelivery_token).handle,
         ]
         self._stopping = threading.Event()
         self._server: HttpServer | None = None

@@ -1,0 +1,140 @@
+"""GovDelivery (Granicus) TMS: the numbers carriers reported deactivated on a day.
+
+    GET {base}/deactivated_phone_numbers?date=YYYY-MM-DD     X-AUTH-TOKEN: <32 characters>
+        -> 200 text/csv, one number a line, 11 digits with a leading 1, no header
+        -> {"error": "Invalid authentication token"}          (401 assumed; 403 likewise)
+
+Past dates only: one report per day from (today - lookback_days) to yesterday, UTC.
+The list covers every carrier-reported number of the day, not only the sender's.
+What TMS answers for a day not ready yet is not documented: a 404 is taken as "not
+there yet" (a missed day once past due), as Convey's and Vonage's are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Set
+from datetime import UTC, date, datetime, timedelta
+from typing import NoReturn, TextIO
+
+import httpx
+
+from numguard.producer.normalize import daily_list_line
+from numguard.producer.sources.base import (
+    Report,
+    ReportMissing,
+    SourceRow,
+    SourceUnavailable,
+    UnreadableReport,
+)
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+
+log = logging.getLogger(__name__)
+
+SOURCE = "govdelivery"
+PATH = "/deactivated_phone_numbers"
+TOKEN_HEADER = "X-AUTH-TOKEN"
+NOT_THERE_YET = frozenset({404})
+_DAY_IN_NAME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
+_BOM = "\ufeff"
+
+
+def report_id(day: date) -> str:
+    return f"govdelivery-deactivations-{day:%Y-%m-%d}"
+
+
+def day_of(name: str) -> date:
+    """The list's day, from a report id or a saved file's name holding YYYY-MM-DD."""
+    found = _DAY_IN_NAME.search(name)
+    try:
+        return date.fromisoformat(found.group(1)) if found else _no_date(name)
+    except ValueError:
+        return _no_date(name)
+
+
+def _no_date(name: str) -> NoReturn:
+    raise UnreadableReport(
+        f"{name}: no valid date in the name; name a saved GovDelivery list with its day, "
+        "like govdelivery_deactivations_YYYY-MM-DD.csv"
+    )
+
+
+def read_list(lines: Iterable[str], report: str) -> Iterator[SourceRow]:
+    """The numbers of one day's list; position = line number (1-based); blank lines and
+    a header line (a first line without a digit) are skipped."""
+    day = day_of(report).isoformat()
+    for position, line in enumerate(lines, start=1):
+        number = (line.removeprefix(_BOM) if position == 1 else line).strip().strip('"')
+        if number and not (position == 1 and not any(c.isdigit() for c in number)):
+            yield SourceRow(SOURCE, report, position, {"number": number, "date": day})
+
+
+def read_list_file(stream: TextIO, report: str) -> Iterator[SourceRow]:
+    """`numguard ingest`: a list saved from TMS, named with its day; streamed."""
+    return read_list(stream, report)
+
+
+class GovDeliverySource:
+    """The source owns `client` (None: one is made) and closes it in close()."""
+
+    name = SOURCE
+    normalize = staticmethod(daily_list_line)
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        lookback_days: int,
+        client: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self._url = base_url.rstrip("/") + PATH
+        self._token = token  # only ever in the request header: never in a message
+        self._client = client or httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        self._policy = policy or RetryPolicy()
+        self._lookback_days = lookback_days
+        self._today = today or (lambda: datetime.now(UTC).date())
+
+    def reports(self, published: Set[str]) -> Iterator[Report]:
+        today = self._today()
+        for back in range(self._lookback_days, 0, -1):
+            day = today - timedelta(days=back)
+            if report_id(day) not in published:
+                yield Report(SOURCE, report_id(day), covers=day)
+
+    def rows(self, report: Report) -> Iterator[SourceRow]:
+        day = report.covers or day_of(report.report_id)
+        request = self._client.build_request("GET", self._url, params={"date": f"{day:%Y-%m-%d}"})
+        request.headers[TOKEN_HEADER] = self._token
+        with send(self._client, request, source=SOURCE, policy=self._policy,
+                  describe_error=_error_text) as response:  # fmt: skip
+            if response.status_code in NOT_THERE_YET:
+                response.read()
+                raise ReportMissing(f"{report.report_id}: not on the server (HTTP 404)")
+            if response.status_code != 200:
+                response.read()
+                raise SourceUnavailable(f"{report.report_id}: HTTP {response.status_code}: "
+                                        f"{_error_text(response)}")  # fmt: skip
+            try:
+                yield from read_list(response.iter_lines(), report.report_id)
+            except httpx.HTTPError as error:
+                # h11 checks Content-Length: a short body is a truncated download.
+                broke = f"{type(error).__name__}: {error}"
+                raise UnreadableReport(
+                    f"{report.report_id}: the download broke off ({broke})"
+                ) from error
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    """TMS's {"error": "..."} message, or the start of the body."""
+    try:
+        found = response.json().get("error")
+    except (ValueError, AttributeError):
+        found = None
+    return str(found) if found else response.text[:200]
