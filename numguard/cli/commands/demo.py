@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
     from numguard.devtools.simulator.server import (
+        DEV_GOVDELIVERY_TOKEN,
         DEV_INFOBIP_API_KEY,
         DEV_TWILIO_ACCOUNT_SID,
         DEV_TWILIO_AUTH_TOKEN,
@@ -104,6 +105,7 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         infobip_url=base, infobip_api_key=DEV_INFOBIP_API_KEY,
         twilio_url=base, twilio_account_sid=DEV_TWILIO_ACCOUNT_SID,
         twilio_auth_token=DEV_TWILIO_AUTH_TOKEN,
+        govdelivery_url=base, govdelivery_token=DEV_GOVDELIVERY_TOKEN,
     ))  # fmt: skip
 
 
