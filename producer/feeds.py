@@ -19,6 +19,7 @@ from numguard.producer.sources.govdelivery import GovDeliverySource
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from numguard.producer.sources.infobip import InfobipSource
 from numguard.producer.sources.twilio import TwilioSource
+from numguard.producer.sources.vibes import VibesDirectorySource, VibesHttpSource
 
 
 class FeedSettingsError(ValueError):
@@ -38,6 +39,10 @@ class FeedSettings:
     twilio_auth_token: str | None = None
     govdelivery_url: str | None = None
     govdelivery_token: str | None = None
+    vibes_url: str | None = None  # a template with {date:%Y_%m_%d}
+    vibes_dir: Path | None = None
+    vibes_username: str | None = None  # HTTP Basic, when the host asks for it
+    vibes_password: str | None = None
 
 
 def utc_today() -> date:
@@ -74,10 +79,22 @@ def build_sources(feeds: FeedSettings) -> list[Source]:
             feeds.govdelivery_url, token, client=_client(), policy=policy,
             lookback_days=days, today=utc_today,
         ))  # fmt: skip
+    if feeds.vibes_url:
+        if "{date" not in feeds.vibes_url:
+            raise FeedSettingsError("--vibes-url needs a {date:%Y_%m_%d} placeholder")
+        sources.append(VibesHttpSource(
+            feeds.vibes_url, username=feeds.vibes_username, password=feeds.vibes_password,
+            client=_client(), policy=policy, lookback_days=days, today=utc_today,
+        ))  # fmt: skip
+    if feeds.vibes_dir is not None:
+        if not feeds.vibes_dir.is_dir():
+            raise FeedSettingsError(f"--vibes-dir {feeds.vibes_dir}: not a directory")
+        sources.append(VibesDirectorySource(feeds.vibes_dir, lookback_days=days,
+                                            today=utc_today))  # fmt: skip
     if not sources:
         raise FeedSettingsError(
             "no source configured: give --convey-url, --convey-dir, --infobip-url, "
-            "--twilio-url or --govdelivery-url"
+            "--twilio-url, --govdelivery-url, --vibes-url or --vibes-dir"
         )
     return sources
 

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from numguard.core.checkpoints import Checkpoint
 from numguard.producer import normalize
 from numguard.producer.delivery import csv_file
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
-from numguard.producer.sources import convey, govdelivery, infobip, twilio
+from numguard.producer.sources import convey, govdelivery, infobip, twilio, vibes
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,12 @@ class FileFormat:
 
     source: str  # the checkpoint's source name: a file and its feed share checkpoints
     recognizes: Callable[[Path], bool]
-    read_rows: Callable[[TextIO, str], Iterator[SourceRow]]  # (stream, report id)
+    read_rows: Callable[[Any, str], Iterator[SourceRow]]  # (TextIO or BinaryIO, report id)
     normalize: Callable[[SourceRow, datetime], Normalized]
     # The day a file of this kind covers, from its name (None: not a daily report).
     covers: Callable[[str], date | None] = lambda name: None
+    # A compressed kind: read_rows gets the file's bytes (a BinaryIO), not its text.
+    binary: bool = False
 
 
 FILE_FORMATS: dict[str, FileFormat] = {
@@ -42,6 +44,14 @@ FILE_FORMATS: dict[str, FileFormat] = {
         lambda path: csv_file.recognizes(path.name),
         csv_file.read_rows,
         csv_file.DeliveryFailuresFile(PermanentFailures()).normalize,
+    ),
+    "vibes": FileFormat(
+        "vibes",
+        lambda path: bool(vibes.FILE_NAME.fullmatch(path.name)),
+        vibes.read_file,
+        normalize.vibes_row,
+        vibes.day_of,
+        binary=True,
     ),
     "govdelivery": FileFormat(
         "govdelivery",
@@ -119,6 +129,11 @@ def detect_format(path: Path) -> str:
 def file_changes(
     path: Path, file_format: FileFormat, ingested_at: datetime
 ) -> Iterator[Normalized]:
+    if file_format.binary:
+        with path.open("rb") as compressed:
+            for row in file_format.read_rows(compressed, path.name):
+                yield file_format.normalize(row, ingested_at)
+        return
     with path.open("rb") as raw:
         head = raw.read(4)
         # A byte-order mark, or NULs in the first characters (UTF-16/32 without one).

@@ -50,8 +50,8 @@ def printable(row: SourceRow) -> dict[str, str]:
 # a change that happened: a typo such as 9999-12-31 would block a number for ever.
 CREDIBLE_AHEAD = timedelta(days=1)
 # Feeds whose report ids carry the report's day: Convey's file names, Twilio's lists.
-_REPORT_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
-_DAY_IN_REPORT_ID = frozenset({"convey", "twilio", "govdelivery"})
+_REPORT_DAY = re.compile(r"([0-9]{4})[-_]?([0-9]{2})[-_]?([0-9]{2})")
+_DAY_IN_REPORT_ID = frozenset({"convey", "twilio", "govdelivery", "vibes"})
 
 
 def _too_far_ahead(row: SourceRow, effective_at: datetime, ingested_at: datetime) -> str | None:
@@ -238,6 +238,23 @@ def infobip_item(row: SourceRow, ingested_at: datetime) -> Normalized:
     if event_type is EventType.DEACTIVATED:
         event_type = EventType.NUMBER_CHANGED  # the old number was replaced by new_mdn
     return _change(row, mdn, event_type, effective_at, new_mdn, carrier, kind, ingested_at)
+
+
+def vibes_row(row: SourceRow, ingested_at: datetime) -> Normalized:
+    """A number in a Vibes disconnect file: disconnected at the start of the file's UTC
+    day; the carrier code (opaque: Vibes' table of them is not public) is the carrier."""
+    fields = printable(row)
+    if BAD_ROW in fields:
+        return _rejected(row, RejectKind.BAD_SHAPE, fields[BAD_ROW])
+    try:
+        mdn = north_american(fields["number"])
+    except InvalidNumber:
+        return _rejected(row, RejectKind.BAD_NUMBER,
+                         f"{mask(fields['number'])!r} is not a North American number")  # fmt: skip
+    effective_at = datetime.fromisoformat(fields["date"]).replace(tzinfo=UTC)
+    carrier = f"carrier code {fields['carrier_code']}" if fields["carrier_code"] else None
+    return _change(row, mdn, EventType.DEACTIVATED, effective_at, None, carrier, "DISCONNECT",
+                   ingested_at)  # fmt: skip
 
 
 twilio_line = daily_list_line  # the name the Twilio source and ingest know it by

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ NAMES = {
     "twilio": "twilio_deactivations_2024-05-30.txt",
     "infobip": "report.json",
     "delivery-failures": "delivery-failures-2024-05-30.csv",
+    "govdelivery": "govdelivery_deactivations_2024-05-30.csv",
+    "vibes": "disconnect_2024_05_30.tsv.gz",
 }
 SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
     "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
@@ -32,6 +35,8 @@ SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row p
                b'"destination": "12025550143", "type": "DEACTIVATION"}]}',
     "delivery-failures": b"number,provider,code,failed_at,message_id\r\n"
                          b"+12025550143,twilio,30005,2024-05-30T11:00:00Z,SM1\r\n",
+    "govdelivery": b"12025550143\r\n15075551212\r\n",
+    "vibes": gzip.compress(b"MDN\tCarrier Code\r\n2025550143\t104\r\n", mtime=0),
 }  # fmt: skip
 
 
@@ -75,6 +80,8 @@ def test_the_seeds_are_read_as_events(tmp_path: Path) -> None:
 
 def test_utf16_files_are_unreadable_not_a_crash(tmp_path: Path) -> None:
     for feed, seed in SEEDS.items():
+        if FILE_FORMATS[feed].binary:
+            continue  # a compressed file: its text is read inside the archive
         for encoding in ("utf-16", "utf-16-be", "utf-32"):
             path = tmp_path / NAMES[feed]
             path.write_bytes(seed.decode().encode(encoding))

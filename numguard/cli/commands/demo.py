@@ -96,6 +96,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         DEV_INFOBIP_API_KEY,
         DEV_TWILIO_ACCOUNT_SID,
         DEV_TWILIO_AUTH_TOKEN,
+        DEV_VIBES_PASSWORD,
+        DEV_VIBES_USERNAME,
     )
 
     base = simulator.base_url
@@ -106,6 +108,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         twilio_url=base, twilio_account_sid=DEV_TWILIO_ACCOUNT_SID,
         twilio_auth_token=DEV_TWILIO_AUTH_TOKEN,
         govdelivery_url=base, govdelivery_token=DEV_GOVDELIVERY_TOKEN,
+        vibes_url=f"{base}/vibes/disconnect_{{date:%Y_%m_%d}}.tsv.gz",
+        vibes_username=DEV_VIBES_USERNAME, vibes_password=DEV_VIBES_PASSWORD,
     ))  # fmt: skip
 
 

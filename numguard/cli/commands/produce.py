@@ -63,6 +63,10 @@ sources (give at least one):
                           token come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
   --govdelivery-url BASE  GovDelivery TMS /deactivated_phone_numbers; the token comes
                           from GOVDELIVERY_AUTH_TOKEN (sent as X-AUTH-TOKEN)
+  --vibes-url TEMPLATE    Vibes carrier disconnect files over HTTPS; TEMPLATE holds
+                          {{date:%Y_%m_%d}}, e.g. https://host/disconnect_{{date:%Y_%m_%d}}.tsv.gz;
+                          HTTP Basic when VIBES_USERNAME and VIBES_PASSWORD are set
+  --vibes-dir DIR         Vibes files dropped into DIR (mirrored from its SFTP)
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -77,7 +81,8 @@ examples:
 
 {options.ENVIRONMENT_HELP}
   NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL,
-  NUMGUARD_GOVDELIVERY_URL     the sources, as the flags"""
+  NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR
+                               the sources, as the flags"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,6 +127,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     feeds.add_argument(
         "--govdelivery-token-env", metavar="NAME", default=None,
         help="environment variable holding the TMS token (default GOVDELIVERY_AUTH_TOKEN)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--vibes-url", metavar="TEMPLATE", default=os.environ.get("NUMGUARD_VIBES_URL"),
+        help="Vibes carrier disconnect files over HTTPS (see below)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--vibes-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_VIBES_DIR"),
+        help="Vibes carrier disconnect files dropped into DIR",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -184,7 +197,17 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
         twilio_auth_token=_secret(args.twilio_token_env) if twilio else None,
         govdelivery_url=args.govdelivery_url,
         govdelivery_token=_secret(args.govdelivery_token_env) if govdelivery else None,
+        vibes_url=args.vibes_url,
+        vibes_dir=Path(args.vibes_dir) if args.vibes_dir else None,
+        vibes_username=os.environ.get("VIBES_USERNAME") or None,
+        vibes_password=_optional_secret("VIBES_PASSWORD"),
     )  # fmt: skip
+
+
+def _optional_secret(variable: str) -> str | None:
+    value = os.environ.get(variable) or None
+    logs.redact(value)
+    return value
 
 
 def _secret(variable: str) -> str:

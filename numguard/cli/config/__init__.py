@@ -43,6 +43,8 @@ FLAGS = {
     "sources.twilio.auth_token_env": "twilio_token_env",
     "sources.govdelivery.url": "govdelivery_url",
     "sources.govdelivery.auth_token_env": "govdelivery_token_env",
+    "sources.vibes.url": "vibes_url",
+    "sources.vibes.dir": "vibes_dir",
     "produce.interval_seconds": "interval",
     "produce.lookback_days": "lookback_days",
     "produce.expected_cadence_hours": "expected_cadence_hours",

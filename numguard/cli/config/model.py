@@ -88,11 +88,17 @@ class GovDelivery(Settings):
     auth_token_env: EnvName = "GOVDELIVERY_AUTH_TOKEN"
 
 
+class Vibes(Settings):
+    url: Text | None = None
+    dir: Text | None = None
+
+
 class Sources(Settings):
     convey: Convey = Convey()
     infobip: Infobip = Infobip()
     twilio: Twilio = Twilio()
     govdelivery: GovDelivery = GovDelivery()
+    vibes: Vibes = Vibes()
 
 
 class Produce(Settings):

@@ -1,7 +1,7 @@
-"""The carrier simulator: a real HTTP server on loopback serving the three feeds.
+"""The carrier simulator: a real HTTP server on loopback serving the feeds.
 
 `CarrierSimulator` runs a ThreadingHTTPServer in a background thread, routes
-each GET to the Infobip, Convey or Twilio endpoint, applies the fault plan, and
+each GET to the Infobip, Convey, Twilio, GovDelivery or Vibes endpoint, applies the fault plan, and
 keeps a log of every request so tests can check pagination and pacing. It binds
 127.0.0.1 unless told otherwise. URLs carry dates and report ids, never phone
 numbers, so the request log and debug lines hold no personal data.
@@ -43,6 +43,7 @@ from numguard.devtools.simulator.responses import (
 )
 from numguard.devtools.simulator.transport import HttpServer, write_response
 from numguard.devtools.simulator.twilio_api import LINK_TTL_SECONDS, TwilioApi
+from numguard.devtools.simulator.vibes_files import VibesFiles
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ DEV_INFOBIP_API_KEY = "simulator-infobip-api-key"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_TWILIO_AUTH_TOKEN = "simulator-twilio-auth-token"
 DEV_GOVDELIVERY_TOKEN = "simulator-govdelivery-token-0032"  # 32 characters, as TMS's
+DEV_VIBES_USERNAME = "numguard"
+DEV_VIBES_PASSWORD = "simulator-vibes-password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class Credentials:
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
     twilio_auth_token: str = field(default=DEV_TWILIO_AUTH_TOKEN, repr=False)
     govdelivery_token: str = field(default=DEV_GOVDELIVERY_TOKEN, repr=False)
+    vibes_username: str = DEV_VIBES_USERNAME
+    vibes_password: str = field(default=DEV_VIBES_PASSWORD, repr=False)
 
 
 class CarrierSimulator:
@@ -113,6 +118,9 @@ class CarrierSimulator:
                 secrets.token_bytes(32),
             ).handle,
             GovDeliveryApi(self.served, self.credentials.govdelivery_token).handle,
+            VibesFiles(
+                self.served, self.credentials.vibes_username, self.credentials.vibes_password
+            ).handle,
         ]
         self._stopping = threading.Event()
         self._server: HttpServer | None = None
