@@ -20,6 +20,7 @@ from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from numguard.producer.sources.infobip import InfobipSource
 from numguard.producer.sources.twilio import TwilioSource
 from numguard.producer.sources.vibes import VibesDirectorySource, VibesHttpSource
+from numguard.producer.sources.vonage import VonageSource
 
 
 class FeedSettingsError(ValueError):
@@ -43,6 +44,10 @@ class FeedSettings:
     vibes_dir: Path | None = None
     vibes_username: str | None = None  # HTTP Basic, when the host asks for it
     vibes_password: str | None = None
+    vonage_url: str | None = None
+    vonage_api_key: str | None = None
+    vonage_api_secret: str | None = None
+    vonage_bearer_token: str | None = None  # an application JWT, instead of key and secret
 
 
 def utc_today() -> date:
@@ -91,10 +96,20 @@ def build_sources(feeds: FeedSettings) -> list[Source]:
             raise FeedSettingsError(f"--vibes-dir {feeds.vibes_dir}: not a directory")
         sources.append(VibesDirectorySource(feeds.vibes_dir, lookback_days=days,
                                             today=utc_today))  # fmt: skip
+    if feeds.vonage_url:
+        if not feeds.vonage_bearer_token and not (feeds.vonage_api_key and feeds.vonage_api_secret):
+            raise FeedSettingsError(
+                "Vonage needs VONAGE_API_KEY and VONAGE_API_SECRET, or VONAGE_BEARER_TOKEN"
+            )
+        sources.append(VonageSource(
+            feeds.vonage_url, api_key=feeds.vonage_api_key, api_secret=feeds.vonage_api_secret,
+            bearer_token=feeds.vonage_bearer_token, client=_client(), policy=policy,
+            lookback_days=days, today=utc_today,
+        ))  # fmt: skip
     if not sources:
         raise FeedSettingsError(
             "no source configured: give --convey-url, --convey-dir, --infobip-url, "
-            "--twilio-url, --govdelivery-url, --vibes-url or --vibes-dir"
+            "--twilio-url, --govdelivery-url, --vibes-url, --vibes-dir or --vonage-url"
         )
     return sources
 

@@ -15,7 +15,7 @@ from numguard.producer import normalize
 from numguard.producer.delivery import csv_file
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
-from numguard.producer.sources import convey, govdelivery, infobip, twilio, vibes
+from numguard.producer.sources import convey, govdelivery, infobip, twilio, vibes, vonage
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,14 @@ FILE_FORMATS: dict[str, FileFormat] = {
         vibes.read_file,
         normalize.vibes_row,
         vibes.day_of,
+        binary=True,
+    ),
+    "vonage": FileFormat(
+        "vonage",
+        lambda path: path.name.lower().startswith("vonage") and path.suffix.lower() == ".zip",
+        vonage.read_file,
+        normalize.daily_list_line,
+        vonage.day_of,
         binary=True,
     ),
     "govdelivery": FileFormat(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import re
 from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -86,6 +87,22 @@ class Report:
 class UnreadableReport(ValueError):
     """A whole file or page cannot be read (wrong header, not CSV, truncated):
     it is rejected whole and the report is not marked done."""
+
+
+_DAY_IN_NAME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
+
+
+def day_in_name(name: str, example: str) -> date:
+    """The day a report's id or a saved file's name holds (YYYY-MM-DD); UnreadableReport
+    naming `example`, a name of the right shape, when there is none."""
+    found = _DAY_IN_NAME.search(name)
+    try:
+        if found:
+            return date.fromisoformat(found.group(1))
+    except ValueError:
+        pass
+    raise UnreadableReport(f"{name}: no valid date in the name; name the file with its day, "
+                           f"like {example}")  # fmt: skip
 
 
 def csv_header(reader: Iterator[list[str]], report_id: str) -> list[str]:

@@ -13,10 +13,9 @@ there yet" (a missed day once past due), as Convey's and Vonage's are.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Set
 from datetime import UTC, date, datetime, timedelta
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 import httpx
 
@@ -27,6 +26,7 @@ from numguard.producer.sources.base import (
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
+    day_in_name,
 )
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
 
@@ -36,7 +36,6 @@ SOURCE = "govdelivery"
 PATH = "/deactivated_phone_numbers"
 TOKEN_HEADER = "X-AUTH-TOKEN"
 NOT_THERE_YET = frozenset({404})
-_DAY_IN_NAME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
 _BOM = "\ufeff"
 
 
@@ -45,19 +44,7 @@ def report_id(day: date) -> str:
 
 
 def day_of(name: str) -> date:
-    """The list's day, from a report id or a saved file's name holding YYYY-MM-DD."""
-    found = _DAY_IN_NAME.search(name)
-    try:
-        return date.fromisoformat(found.group(1)) if found else _no_date(name)
-    except ValueError:
-        return _no_date(name)
-
-
-def _no_date(name: str) -> NoReturn:
-    raise UnreadableReport(
-        f"{name}: no valid date in the name; name a saved GovDelivery list with its day, "
-        "like govdelivery_deactivations_YYYY-MM-DD.csv"
-    )
+    return day_in_name(name, "govdelivery_deactivations_YYYY-MM-DD.csv")
 
 
 def read_list(lines: Iterable[str], report: str) -> Iterator[SourceRow]:

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import re
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,15 @@ from numguard.producer.sources.base import Flagged, UnreadableReport
 from numguard.schemas.events import StateChange
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def _zipped(name: str, data: bytes) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as written:
+        written.writestr(name, data)
+    return archive.getvalue()
+
+
 NANP = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 NAMES = {
     "convey": "mcdn_deact_20240530.csv",
@@ -26,6 +37,7 @@ NAMES = {
     "delivery-failures": "delivery-failures-2024-05-30.csv",
     "govdelivery": "govdelivery_deactivations_2024-05-30.csv",
     "vibes": "disconnect_2024_05_30.tsv.gz",
+    "vonage": "vonage-deactivations-2024-05-30.zip",
 }
 SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
     "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
@@ -37,6 +49,7 @@ SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row p
                          b"+12025550143,twilio,30005,2024-05-30T11:00:00Z,SM1\r\n",
     "govdelivery": b"12025550143\r\n15075551212\r\n",
     "vibes": gzip.compress(b"MDN\tCarrier Code\r\n2025550143\t104\r\n", mtime=0),
+    "vonage": _zipped("deactivations.csv", b"phone_number\r\n12025550143\r\n"),
 }  # fmt: skip
 
 

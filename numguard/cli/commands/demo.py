@@ -98,6 +98,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         DEV_TWILIO_AUTH_TOKEN,
         DEV_VIBES_PASSWORD,
         DEV_VIBES_USERNAME,
+        DEV_VONAGE_API_KEY,
+        DEV_VONAGE_API_SECRET,
     )
 
     base = simulator.base_url
@@ -110,6 +112,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         govdelivery_url=base, govdelivery_token=DEV_GOVDELIVERY_TOKEN,
         vibes_url=f"{base}/vibes/disconnect_{{date:%Y_%m_%d}}.tsv.gz",
         vibes_username=DEV_VIBES_USERNAME, vibes_password=DEV_VIBES_PASSWORD,
+        vonage_url=base, vonage_api_key=DEV_VONAGE_API_KEY,
+        vonage_api_secret=DEV_VONAGE_API_SECRET,
     ))  # fmt: skip
 
 

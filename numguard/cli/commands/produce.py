@@ -67,6 +67,9 @@ sources (give at least one):
                           {{date:%Y_%m_%d}}, e.g. https://host/disconnect_{{date:%Y_%m_%d}}.tsv.gz;
                           HTTP Basic when VIBES_USERNAME and VIBES_PASSWORD are set
   --vibes-dir DIR         Vibes files dropped into DIR (mirrored from its SFTP)
+  --vonage-url BASE       Vonage US number deactivations (a zip a day, the last 31
+                          days); VONAGE_API_KEY and VONAGE_API_SECRET (Basic), or
+                          VONAGE_BEARER_TOKEN (an application JWT)
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -81,7 +84,7 @@ examples:
 
 {options.ENVIRONMENT_HELP}
   NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL,
-  NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR
+  NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR, NUMGUARD_VONAGE_URL
                                the sources, as the flags"""
 
 
@@ -135,6 +138,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     feeds.add_argument(
         "--vibes-dir", metavar="DIR", type=Path, default=os.environ.get("NUMGUARD_VIBES_DIR"),
         help="Vibes carrier disconnect files dropped into DIR",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--vonage-url", metavar="BASE", default=os.environ.get("NUMGUARD_VONAGE_URL"),
+        help="Vonage number deactivations, e.g. https://api.nexmo.com",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -201,6 +208,10 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
         vibes_dir=Path(args.vibes_dir) if args.vibes_dir else None,
         vibes_username=os.environ.get("VIBES_USERNAME") or None,
         vibes_password=_optional_secret("VIBES_PASSWORD"),
+        vonage_url=args.vonage_url,
+        vonage_api_key=os.environ.get("VONAGE_API_KEY") or None,
+        vonage_api_secret=_optional_secret("VONAGE_API_SECRET"),
+        vonage_bearer_token=_optional_secret("VONAGE_BEARER_TOKEN"),
     )  # fmt: skip
 
 

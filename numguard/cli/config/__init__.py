@@ -45,6 +45,7 @@ FLAGS = {
     "sources.govdelivery.auth_token_env": "govdelivery_token_env",
     "sources.vibes.url": "vibes_url",
     "sources.vibes.dir": "vibes_dir",
+    "sources.vonage.url": "vonage_url",
     "produce.interval_seconds": "interval",
     "produce.lookback_days": "lookback_days",
     "produce.expected_cadence_hours": "expected_cadence_hours",

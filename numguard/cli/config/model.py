@@ -93,12 +93,17 @@ class Vibes(Settings):
     dir: Text | None = None
 
 
+class Vonage(Settings):
+    url: Text | None = None
+
+
 class Sources(Settings):
     convey: Convey = Convey()
     infobip: Infobip = Infobip()
     twilio: Twilio = Twilio()
     govdelivery: GovDelivery = GovDelivery()
     vibes: Vibes = Vibes()
+    vonage: Vonage = Vonage()
 
 
 class Produce(Settings):

@@ -1,10 +1,11 @@
 """The carrier simulator: a real HTTP server on loopback serving the feeds.
 
 `CarrierSimulator` runs a ThreadingHTTPServer in a background thread, routes
-each GET to the Infobip, Convey, Twilio, GovDelivery or Vibes endpoint, applies the fault plan, and
-keeps a log of every request so tests can check pagination and pacing. It binds
-127.0.0.1 unless told otherwise. URLs carry dates and report ids, never phone
-numbers, so the request log and debug lines hold no personal data.
+each GET to the Infobip, Convey, Twilio, GovDelivery, Vibes or Vonage endpoint,
+applies the fault plan, and keeps a log of every request so tests can check
+pagination and pacing. It binds 127.0.0.1 unless told otherwise. URLs carry
+dates and report ids, never phone numbers, so the request log and debug lines
+hold no personal data.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from numguard.devtools.simulator.responses import (
 from numguard.devtools.simulator.transport import HttpServer, write_response
 from numguard.devtools.simulator.twilio_api import LINK_TTL_SECONDS, TwilioApi
 from numguard.devtools.simulator.vibes_files import VibesFiles
+from numguard.devtools.simulator.vonage_api import VonageApi
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ DEV_TWILIO_AUTH_TOKEN = "simulator-twilio-auth-token"
 DEV_GOVDELIVERY_TOKEN = "simulator-govdelivery-token-0032"  # 32 characters, as TMS's
 DEV_VIBES_USERNAME = "numguard"
 DEV_VIBES_PASSWORD = "simulator-vibes-password"
+DEV_VONAGE_API_KEY = "simkey01"
+DEV_VONAGE_API_SECRET = "simulator-vonage-secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Credentials:
     govdelivery_token: str = field(default=DEV_GOVDELIVERY_TOKEN, repr=False)
     vibes_username: str = DEV_VIBES_USERNAME
     vibes_password: str = field(default=DEV_VIBES_PASSWORD, repr=False)
+    vonage_api_key: str = DEV_VONAGE_API_KEY
+    vonage_api_secret: str = field(default=DEV_VONAGE_API_SECRET, repr=False)
 
 
 class CarrierSimulator:
@@ -120,6 +126,9 @@ class CarrierSimulator:
             GovDeliveryApi(self.served, self.credentials.govdelivery_token).handle,
             VibesFiles(
                 self.served, self.credentials.vibes_username, self.credentials.vibes_password
+            ).handle,
+            VonageApi(
+                self.served, self.credentials.vonage_api_key, self.credentials.vonage_api_secret
             ).handle,
         ]
         self._stopping = threading.Event()

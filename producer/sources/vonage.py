@@ -1,0 +1,133 @@
+"""Vonage US number deactivations: a day's zip of deactivated numbers.
+
+    GET {base}/v1/numbers/deactivations?date=YYYY-MM-DD
+        Authorization: Basic base64(api_key:api_secret)   (or Bearer <application JWT>)
+        -> 200 application/zip; 401/403 with an RFC 7807 body {type, title, detail}
+
+A date within the last 31 days; a day's file appears the next day after 02:00 UTC.
+What the zip holds is not documented where read. ASSUMED: a .csv or .txt with one US
+number a line (E.164 digits, perhaps a header, perhaps more columns after the
+number: the first column is read). A 404 is taken as "not published yet" (a missed
+day once past due) and a 400 as a date outside the 31 days.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Iterator, Set
+from datetime import UTC, date, datetime, timedelta
+from typing import BinaryIO
+
+import httpx
+
+from numguard.producer.normalize import daily_list_line
+from numguard.producer.sources.archives import file_chunks, unzip_lines
+from numguard.producer.sources.base import (
+    Report,
+    ReportMissing,
+    SourceRow,
+    SourceUnavailable,
+    UnreadableReport,
+    day_in_name,
+)
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+
+SOURCE = "vonage"
+PATH = "/v1/numbers/deactivations"
+MAX_LOOKBACK_DAYS = 31  # Vonage serves no older day
+
+
+def report_id(day: date) -> str:
+    return f"vonage-deactivations-{day:%Y-%m-%d}.zip"
+
+
+def day_of(name: str) -> date:
+    return day_in_name(name, "vonage-deactivations-YYYY-MM-DD.zip")
+
+
+def read_rows(lines: Iterable[str], report: str) -> Iterator[SourceRow]:
+    """The numbers of the zip's data files; a line's first column is its number; a line
+    without a digit (a header) or a blank one is skipped. Positions count lines."""
+    day = day_of(report).isoformat()
+    for position, line in enumerate(lines, start=1):
+        number = line.lstrip("\ufeff").split(",")[0].split("\t")[0].strip().strip('"')
+        if number and any(c.isdigit() for c in number):
+            yield SourceRow(SOURCE, report, position, {"number": number, "date": day})
+
+
+def read_file(stream: BinaryIO, report: str) -> Iterator[SourceRow]:
+    """`numguard ingest`: a saved zip, named with its day (vonage-deactivations-YYYY-MM-DD.zip)."""
+    return read_rows(unzip_lines(file_chunks(stream), report), report)
+
+
+class VonageSource:
+    name = SOURCE
+    normalize = staticmethod(daily_list_line)
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        bearer_token: str | None = None,
+        lookback_days: int,
+        client: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        if bearer_token:
+            self._authorization = f"Bearer {bearer_token}"
+        elif api_key and api_secret:
+            pair = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+            self._authorization = f"Basic {pair}"
+        else:
+            raise ValueError("Vonage needs an API key and secret, or a bearer token")
+        self._url = base_url.rstrip("/") + PATH
+        self._client = client or httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        self._policy = policy or RetryPolicy()
+        self._lookback_days = min(lookback_days, MAX_LOOKBACK_DAYS)
+        self._today = today or (lambda: datetime.now(UTC).date())
+
+    def reports(self, published: Set[str]) -> Iterator[Report]:
+        today = self._today()
+        for back in range(self._lookback_days, 0, -1):
+            day = today - timedelta(days=back)
+            if report_id(day) not in published:
+                yield Report(SOURCE, report_id(day), covers=day)
+
+    def rows(self, report: Report) -> Iterator[SourceRow]:
+        day = report.covers or day_of(report.report_id)
+        request = self._client.build_request("GET", self._url, params={"date": f"{day:%Y-%m-%d}"})
+        request.headers["Authorization"] = self._authorization
+        with send(self._client, request, source=SOURCE, policy=self._policy,
+                  describe_error=_problem) as response:  # fmt: skip
+            if response.status_code in (400, 404):
+                response.read()
+                why = "not published yet" if response.status_code == 404 else "refused"
+                raise ReportMissing(f"{report.report_id}: {why} (HTTP {response.status_code}: "
+                                    f"{_problem(response)})")  # fmt: skip
+            if response.status_code != 200:
+                response.read()
+                raise SourceUnavailable(
+                    f"{report.report_id}: HTTP {response.status_code}: {_problem(response)}"
+                )
+            try:
+                yield from read_rows(unzip_lines(response.iter_raw(), report.report_id),
+                                     report.report_id)  # fmt: skip
+            except httpx.HTTPError as error:
+                raise UnreadableReport(
+                    f"{report.report_id}: the download broke off ({error})"
+                ) from error
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _problem(response: httpx.Response) -> str:
+    """An RFC 7807 body's title and detail, or the start of the body."""
+    try:
+        body = response.json()
+        return " ".join(str(body[k]) for k in ("title", "detail") if body.get(k)) or "no detail"
+    except (ValueError, AttributeError):
+        return response.text[:200]
