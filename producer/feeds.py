@@ -18,6 +18,7 @@ from numguard.producer.sources.convey import ConveyDirectorySource, ConveyHttpSo
 from numguard.producer.sources.govdelivery import GovDeliverySource
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from numguard.producer.sources.infobip import InfobipSource
+from numguard.producer.sources.telesign import TelesignSource
 from numguard.producer.sources.twilio import TwilioSource
 from numguard.producer.sources.vibes import VibesDirectorySource, VibesHttpSource
 from numguard.producer.sources.vonage import VonageSource
@@ -48,6 +49,9 @@ class FeedSettings:
     vonage_api_key: str | None = None
     vonage_api_secret: str | None = None
     vonage_bearer_token: str | None = None  # an application JWT, instead of key and secret
+    telesign_url: str | None = None
+    telesign_customer_id: str | None = None
+    telesign_api_key: str | None = None
 
 
 def utc_today() -> date:
@@ -106,10 +110,16 @@ def build_sources(feeds: FeedSettings) -> list[Source]:
             bearer_token=feeds.vonage_bearer_token, client=_client(), policy=policy,
             lookback_days=days, today=utc_today,
         ))  # fmt: skip
+    if feeds.telesign_url:
+        customer = _required(feeds.telesign_customer_id, "the Telesign customer ID")
+        key = _required(feeds.telesign_api_key, "the Telesign API key")
+        sources.append(TelesignSource(feeds.telesign_url, customer, key, client=_client(),
+                                      policy=policy))  # fmt: skip
     if not sources:
         raise FeedSettingsError(
             "no source configured: give --convey-url, --convey-dir, --infobip-url, "
-            "--twilio-url, --govdelivery-url, --vibes-url, --vibes-dir or --vonage-url"
+            "--twilio-url, --govdelivery-url, --vibes-url, --vibes-dir, --vonage-url or "
+            "--telesign-url"
         )
     return sources
 

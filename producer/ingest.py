@@ -15,7 +15,15 @@ from numguard.producer import normalize
 from numguard.producer.delivery import csv_file
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
-from numguard.producer.sources import convey, govdelivery, infobip, twilio, vibes, vonage
+from numguard.producer.sources import (
+    convey,
+    govdelivery,
+    infobip,
+    telesign,
+    twilio,
+    vibes,
+    vonage,
+)
 from numguard.producer.sources.base import Normalized, SourceRow, UnreadableReport
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,14 @@ FILE_FORMATS: dict[str, FileFormat] = {
         vibes.read_file,
         normalize.vibes_row,
         vibes.day_of,
+        binary=True,
+    ),
+    "telesign": FileFormat(
+        "telesign",
+        lambda path: telesign.day_and_carrier(path.name) is not None,
+        telesign.read_file,
+        telesign.telesign_row,
+        lambda name: found[0] if (found := telesign.day_and_carrier(name)) else None,
         binary=True,
     ),
     "vonage": FileFormat(

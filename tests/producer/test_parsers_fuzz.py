@@ -38,6 +38,7 @@ NAMES = {
     "govdelivery": "govdelivery_deactivations_2024-05-30.csv",
     "vibes": "disconnect_2024_05_30.tsv.gz",
     "vonage": "vonage-deactivations-2024-05-30.zip",
+    "telesign": "verizon-deacts_20240530.zip",
 }
 SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
     "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
@@ -50,6 +51,8 @@ SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row p
     "govdelivery": b"12025550143\r\n15075551212\r\n",
     "vibes": gzip.compress(b"MDN\tCarrier Code\r\n2025550143\t104\r\n", mtime=0),
     "vonage": _zipped("deactivations.csv", b"phone_number\r\n12025550143\r\n"),
+    "telesign": _zipped("verizon.csv", b"phone_number,date,status\r\n"
+                                       b"12025550143,2024-05-30,deactivated\r\n"),
 }  # fmt: skip
 
 

@@ -94,6 +94,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
     from numguard.devtools.simulator.server import (
         DEV_GOVDELIVERY_TOKEN,
         DEV_INFOBIP_API_KEY,
+        DEV_TELESIGN_API_KEY,
+        DEV_TELESIGN_CUSTOMER_ID,
         DEV_TWILIO_ACCOUNT_SID,
         DEV_TWILIO_AUTH_TOKEN,
         DEV_VIBES_PASSWORD,
@@ -114,6 +116,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         vibes_username=DEV_VIBES_USERNAME, vibes_password=DEV_VIBES_PASSWORD,
         vonage_url=base, vonage_api_key=DEV_VONAGE_API_KEY,
         vonage_api_secret=DEV_VONAGE_API_SECRET,
+        telesign_url=base, telesign_customer_id=DEV_TELESIGN_CUSTOMER_ID,
+        telesign_api_key=DEV_TELESIGN_API_KEY,
     ))  # fmt: skip
 
 

@@ -70,6 +70,9 @@ sources (give at least one):
   --vonage-url BASE       Vonage US number deactivations (a zip a day, the last 31
                           days); VONAGE_API_KEY and VONAGE_API_SECRET (Basic), or
                           VONAGE_BEARER_TOKEN (an application JWT)
+  --telesign-url BASE     Telesign deactivated numbers (/files, then each new
+                          {{carrier}}-deacts_YYYYMMDD.zip); TELESIGN_CUSTOMER_ID and
+                          TELESIGN_API_KEY (Basic)
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -84,7 +87,8 @@ examples:
 
 {options.ENVIRONMENT_HELP}
   NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL,
-  NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR, NUMGUARD_VONAGE_URL
+  NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR, NUMGUARD_VONAGE_URL,
+  NUMGUARD_TELESIGN_URL
                                the sources, as the flags"""
 
 
@@ -142,6 +146,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     feeds.add_argument(
         "--vonage-url", metavar="BASE", default=os.environ.get("NUMGUARD_VONAGE_URL"),
         help="Vonage number deactivations, e.g. https://api.nexmo.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--telesign-url", metavar="BASE", default=os.environ.get("NUMGUARD_TELESIGN_URL"),
+        help="Telesign deactivated numbers, e.g. https://deact-api.telesign.com",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -212,6 +220,9 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
         vonage_api_key=os.environ.get("VONAGE_API_KEY") or None,
         vonage_api_secret=_optional_secret("VONAGE_API_SECRET"),
         vonage_bearer_token=_optional_secret("VONAGE_BEARER_TOKEN"),
+        telesign_url=args.telesign_url,
+        telesign_customer_id=os.environ.get("TELESIGN_CUSTOMER_ID") or None,
+        telesign_api_key=_optional_secret("TELESIGN_API_KEY"),
     )  # fmt: skip
 
 

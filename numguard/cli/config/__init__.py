@@ -46,6 +46,7 @@ FLAGS = {
     "sources.vibes.url": "vibes_url",
     "sources.vibes.dir": "vibes_dir",
     "sources.vonage.url": "vonage_url",
+    "sources.telesign.url": "telesign_url",
     "produce.interval_seconds": "interval",
     "produce.lookback_days": "lookback_days",
     "produce.expected_cadence_hours": "expected_cadence_hours",

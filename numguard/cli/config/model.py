@@ -97,6 +97,10 @@ class Vonage(Settings):
     url: Text | None = None
 
 
+class Telesign(Settings):
+    url: Text | None = None
+
+
 class Sources(Settings):
     convey: Convey = Convey()
     infobip: Infobip = Infobip()
@@ -104,6 +108,7 @@ class Sources(Settings):
     govdelivery: GovDelivery = GovDelivery()
     vibes: Vibes = Vibes()
     vonage: Vonage = Vonage()
+    telesign: Telesign = Telesign()
 
 
 class Produce(Settings):

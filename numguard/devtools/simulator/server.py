@@ -1,9 +1,9 @@
 """The carrier simulator: a real HTTP server on loopback serving the feeds.
 
 `CarrierSimulator` runs a ThreadingHTTPServer in a background thread, routes
-each GET to the Infobip, Convey, Twilio, GovDelivery, Vibes or Vonage endpoint,
-applies the fault plan, and keeps a log of every request so tests can check
-pagination and pacing. It binds 127.0.0.1 unless told otherwise. URLs carry
+each GET to the Infobip, Convey, Twilio, GovDelivery, Vibes, Vonage or Telesign
+endpoint, applies the fault plan, and keeps a log of every request so tests can
+check pagination and pacing. It binds 127.0.0.1 unless told otherwise. URLs carry
 dates and report ids, never phone numbers, so the request log and debug lines
 hold no personal data.
 """
@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +43,7 @@ from numguard.devtools.simulator.responses import (
     text_response,
     too_many_requests,
 )
+from numguard.devtools.simulator.telesign_api import TelesignApi
 from numguard.devtools.simulator.transport import HttpServer, write_response
 from numguard.devtools.simulator.twilio_api import LINK_TTL_SECONDS, TwilioApi
 from numguard.devtools.simulator.vibes_files import VibesFiles
@@ -62,6 +64,8 @@ DEV_VIBES_USERNAME = "numguard"
 DEV_VIBES_PASSWORD = "simulator-vibes-password"
 DEV_VONAGE_API_KEY = "simkey01"
 DEV_VONAGE_API_SECRET = "simulator-vonage-secret"
+DEV_TELESIGN_CUSTOMER_ID = "SIMULATOR-CUSTOMER-0001"
+DEV_TELESIGN_API_KEY = "simulator-telesign-api-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,8 @@ class Credentials:
     vibes_password: str = field(default=DEV_VIBES_PASSWORD, repr=False)
     vonage_api_key: str = DEV_VONAGE_API_KEY
     vonage_api_secret: str = field(default=DEV_VONAGE_API_SECRET, repr=False)
+    telesign_customer_id: str = DEV_TELESIGN_CUSTOMER_ID
+    telesign_api_key: str = field(default=DEV_TELESIGN_API_KEY, repr=False)
 
 
 class CarrierSimulator:
@@ -129,6 +135,12 @@ class CarrierSimulator:
             ).handle,
             VonageApi(
                 self.served, self.credentials.vonage_api_key, self.credentials.vonage_api_secret
+            ).handle,
+            TelesignApi(
+                self.served,
+                self.credentials.telesign_customer_id,
+                self.credentials.telesign_api_key,
+                _days_of(self.data),
             ).handle,
         ]
         self._stopping = threading.Event()
@@ -232,3 +244,9 @@ class CarrierSimulator:
             log.exception("the simulator failed on %s %s", request.method, request.path)
             return server_error(request.path)
         return not_found(request.path)
+
+
+def _days_of(data: CarrierData) -> list[date]:
+    """The days a data set covers, for the feeds that list their files (Telesign)."""
+    dates = getattr(data, "dates", None)
+    return list(dates()) if callable(dates) else []
