@@ -52,6 +52,12 @@ class FeedSettings:
     telesign_url: str | None = None
     telesign_customer_id: str | None = None
     telesign_api_key: str | None = None
+    aws_sms: bool = False  # AWS End User Messaging's reports bucket, with the SDK's credentials
+    aws_region: str = "us-east-1"
+    aws_bucket: str | None = None  # default: {region}-pinpoint-sms-voice
+    aws_endpoint_url: str | None = None  # an S3-compatible server instead of AWS
+    aws_access_key_id: str | None = None  # None: the SDK's own chain
+    aws_secret_access_key: str | None = None
 
 
 def utc_today() -> date:
@@ -115,13 +121,32 @@ def build_sources(feeds: FeedSettings) -> list[Source]:
         key = _required(feeds.telesign_api_key, "the Telesign API key")
         sources.append(TelesignSource(feeds.telesign_url, customer, key, client=_client(),
                                       policy=policy))  # fmt: skip
+    if feeds.aws_sms:
+        sources.append(_aws_sms_source(feeds))
     if not sources:
         raise FeedSettingsError(
             "no source configured: give --convey-url, --convey-dir, --infobip-url, "
-            "--twilio-url, --govdelivery-url, --vibes-url, --vibes-dir, --vonage-url or "
-            "--telesign-url"
+            "--twilio-url, --govdelivery-url, --vibes-url, --vibes-dir, --vonage-url, "
+            "--telesign-url or --aws-sms"
         )
     return sources
+
+
+def _aws_sms_source(feeds: FeedSettings) -> Source:
+    # The AWS SDK is imported only when its feed is polled: it costs a startup.
+    import boto3
+    from botocore.config import Config
+
+    from numguard.producer.sources.aws_sms import AwsSmsSource
+
+    client = boto3.client(
+        "s3", region_name=feeds.aws_region, endpoint_url=feeds.aws_endpoint_url,
+        aws_access_key_id=feeds.aws_access_key_id,
+        aws_secret_access_key=feeds.aws_secret_access_key,
+        config=Config(retries={"max_attempts": feeds.policy.attempts, "mode": "standard"}),
+    )  # fmt: skip
+    return AwsSmsSource(lookback_days=feeds.lookback_days, region=feeds.aws_region,
+                        bucket=feeds.aws_bucket, client=client, today=utc_today)  # fmt: skip
 
 
 def _client() -> httpx.Client:

@@ -16,6 +16,7 @@ from numguard.producer.delivery import csv_file
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources import (
+    aws_sms,
     convey,
     govdelivery,
     infobip,
@@ -60,6 +61,13 @@ FILE_FORMATS: dict[str, FileFormat] = {
         normalize.vibes_row,
         vibes.day_of,
         binary=True,
+    ),
+    "aws-sms": FileFormat(
+        aws_sms.SOURCE,
+        lambda path: bool(aws_sms.FILE_NAME.fullmatch(path.name)),
+        aws_sms.read_rows,
+        normalize.daily_list_line,
+        aws_sms.day_of,
     ),
     "telesign": FileFormat(
         "telesign",

@@ -51,7 +51,7 @@ def printable(row: SourceRow) -> dict[str, str]:
 CREDIBLE_AHEAD = timedelta(days=1)
 # Feeds whose report ids carry the report's day: Convey's file names, Twilio's lists.
 _REPORT_DAY = re.compile(r"([0-9]{4})[-_]?([0-9]{2})[-_]?([0-9]{2})")
-_DAY_IN_REPORT_ID = frozenset({"convey", "twilio", "govdelivery", "vibes", "vonage"})
+_DAY_IN_REPORT_ID = frozenset({"convey", "twilio", "govdelivery", "vibes", "vonage", "aws-sms"})
 
 
 def _too_far_ahead(row: SourceRow, effective_at: datetime, ingested_at: datetime) -> str | None:

@@ -28,10 +28,10 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing_running(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-3000:]
     # The demo's simulator is seeded: the same data the test can count itself.
     data = GeneratedDataset(seed=1, numbers=120, days=2)
-    # Daily: Convey, and Twilio, GovDelivery, Vibes, Vonage and Telesign (two carriers'
-    # files a day) all serving the day's Twilio list; Infobip's reports.
-    reports = len(data.dates()) * 7 + len(data.infobip_reports())
-    events = sum(len(list(data.convey_rows(d) or [])) + 5 * len(list(data.twilio_numbers(d) or []))
+    # Daily: Convey, and Twilio, GovDelivery, Vibes, Vonage, Telesign (two carriers' files a
+    # day) and AWS all serving the day's Twilio list; Infobip's reports.
+    reports = len(data.dates()) * 8 + len(data.infobip_reports())
+    events = sum(len(list(data.convey_rows(d) or [])) + 6 * len(list(data.twilio_numbers(d) or []))
                  for d in data.dates()) + sum(
         data.infobip_record_count(r.report_id) for r in data.infobip_reports())  # fmt: skip
     done = re.search(r"done: (\d+) reports polled, (\d+) events published, 0 rows rejected; "

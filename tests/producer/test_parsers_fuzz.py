@@ -39,6 +39,7 @@ NAMES = {
     "vibes": "disconnect_2024_05_30.tsv.gz",
     "vonage": "vonage-deactivations-2024-05-30.zip",
     "telesign": "verizon-deacts_20240530.zip",
+    "aws-sms": "2024-05-30-deact-report.csv",
 }
 SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row parsers
     "convey": b"MDN,REASON_CODE,MODIFICATION_DATE,NEW_MDN,CARRIER_NAME\r\n"
@@ -53,6 +54,7 @@ SEEDS = {  # well-formed starts that the fuzzer mutates, so it reaches the row p
     "vonage": _zipped("deactivations.csv", b"phone_number\r\n12025550143\r\n"),
     "telesign": _zipped("verizon.csv", b"phone_number,date,status\r\n"
                                        b"12025550143,2024-05-30,deactivated\r\n"),
+    "aws-sms": b"phone_number\r\n12025550143\r\n",
 }  # fmt: skip
 
 

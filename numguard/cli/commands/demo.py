@@ -41,6 +41,7 @@ from numguard.producer.sources.http import RetryPolicy
 from numguard.schemas.codec import EventCodec
 
 if TYPE_CHECKING:
+    from numguard.devtools.local_s3 import LocalS3
     from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
 
 DESCRIPTION = """\
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return run_in(workdir, args, stack)
 
 
-def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
+def sources_for(simulator: CarrierSimulator, days: int, s3: LocalS3) -> list[Source]:
+    from numguard.devtools.local_s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
     from numguard.devtools.simulator.server import (
         DEV_GOVDELIVERY_TOKEN,
         DEV_INFOBIP_API_KEY,
@@ -118,6 +120,8 @@ def sources_for(simulator: CarrierSimulator, days: int) -> list[Source]:
         vonage_api_secret=DEV_VONAGE_API_SECRET,
         telesign_url=base, telesign_customer_id=DEV_TELESIGN_CUSTOMER_ID,
         telesign_api_key=DEV_TELESIGN_API_KEY,
+        aws_sms=True, aws_endpoint_url=s3.endpoint_url, aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
     ))  # fmt: skip
 
 
@@ -137,6 +141,7 @@ def publishing(bootstrap: str, names: TopicNames) -> Iterator[Poller]:
 
 def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
     # The developer tools are imported when the demo runs, never by other commands.
+    from numguard.devtools.local_s3 import LocalS3
     from numguard.devtools.localkafka.broker import LocalKafka, free_port
     from numguard.devtools.localkafka.jars import kafka_version
     from numguard.devtools.simulator import CarrierSimulator, GeneratedDataset
@@ -154,10 +159,14 @@ def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
     step(f"carrier simulator at {simulator.base_url}: {args.numbers} changes over "
          f"{args.days} days ({data.dates()[0]} to {data.last_date})")  # fmt: skip
 
-    step("polling the Infobip, Convey and Twilio feeds")
+    s3 = stack.enter_context(LocalS3(data, data.dates()))
+    print(f"    AWS End User Messaging's reports bucket on a local S3 at {s3.endpoint_url}")
+
+    step("polling the feeds: Convey, Infobip, Twilio, GovDelivery, Vibes, Vonage, Telesign, "
+         "AWS End User Messaging")  # fmt: skip
     outcomes: list[PollOutcome] = []
     with publishing(kafka.bootstrap_servers, names) as poller:
-        for source in sources_for(simulator, args.days):
+        for source in sources_for(simulator, args.days, s3):
             outcomes.append(poller.poll(source))
             print(f"    {json.dumps(outcomes[-1].as_json())}", flush=True)
             source.close()

@@ -73,6 +73,10 @@ sources (give at least one):
   --telesign-url BASE     Telesign deactivated numbers (/files, then each new
                           {{carrier}}-deacts_YYYYMMDD.zip); TELESIGN_CUSTOMER_ID and
                           TELESIGN_API_KEY (Basic)
+  --aws-sms               AWS End User Messaging's deactivation reports (the
+                          Requester Pays bucket {{region}}-pinpoint-sms-voice, with
+                          the AWS SDK's credentials: AWS_ACCESS_KEY_ID, a profile, a
+                          role); --aws-region, --aws-bucket, --aws-endpoint-url
 
 exit status (with --once):
   0  every source was polled; missed days are logged, not failures
@@ -88,7 +92,7 @@ examples:
 {options.ENVIRONMENT_HELP}
   NUMGUARD_CONVEY_URL, NUMGUARD_CONVEY_DIR, NUMGUARD_INFOBIP_URL, NUMGUARD_TWILIO_URL,
   NUMGUARD_GOVDELIVERY_URL, NUMGUARD_VIBES_URL, NUMGUARD_VIBES_DIR, NUMGUARD_VONAGE_URL,
-  NUMGUARD_TELESIGN_URL
+  NUMGUARD_TELESIGN_URL, NUMGUARD_AWS_SMS (1 to enable), NUMGUARD_AWS_REGION
                                the sources, as the flags"""
 
 
@@ -150,6 +154,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     feeds.add_argument(
         "--telesign-url", metavar="BASE", default=os.environ.get("NUMGUARD_TELESIGN_URL"),
         help="Telesign deactivated numbers, e.g. https://deact-api.telesign.com",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--aws-sms", action="store_true",
+        default=True if os.environ.get("NUMGUARD_AWS_SMS") == "1" else None,
+        help="AWS End User Messaging's deactivation reports in S3 (see below)",
+    )  # fmt: skip
+    feeds.add_argument(
+        "--aws-region", default=os.environ.get("NUMGUARD_AWS_REGION"),
+        help="the region whose reports bucket to read (default us-east-1)",
+    )  # fmt: skip
+    feeds.add_argument("--aws-bucket", help="the bucket (default {region}-pinpoint-sms-voice)")
+    feeds.add_argument(
+        "--aws-endpoint-url", metavar="URL",
+        help="an S3-compatible server instead of AWS (tests, a mirror)",
     )  # fmt: skip
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -223,6 +241,9 @@ def feed_settings(args: argparse.Namespace) -> FeedSettings:
         telesign_url=args.telesign_url,
         telesign_customer_id=os.environ.get("TELESIGN_CUSTOMER_ID") or None,
         telesign_api_key=_optional_secret("TELESIGN_API_KEY"),
+        aws_sms=bool(args.aws_sms), aws_region=args.aws_region or "us-east-1",
+        aws_bucket=args.aws_bucket,
+        aws_endpoint_url=args.aws_endpoint_url,
     )  # fmt: skip
 
 

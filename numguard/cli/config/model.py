@@ -101,6 +101,13 @@ class Telesign(Settings):
     url: Text | None = None
 
 
+class AwsSms(Settings):
+    enabled: bool = False
+    region: Text = "us-east-1"
+    bucket: Text | None = None
+    endpoint_url: Text | None = None
+
+
 class Sources(Settings):
     convey: Convey = Convey()
     infobip: Infobip = Infobip()
@@ -109,6 +116,7 @@ class Sources(Settings):
     vibes: Vibes = Vibes()
     vonage: Vonage = Vonage()
     telesign: Telesign = Telesign()
+    aws_sms: AwsSms = AwsSms()
 
 
 class Produce(Settings):
