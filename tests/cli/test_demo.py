@@ -35,12 +35,15 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing_running(tmp_path: Path) -> 
                  for d in data.dates()) + sum(
         data.infobip_record_count(r.report_id) for r in data.infobip_reports())  # fmt: skip
     done = re.search(r"done: (\d+) reports polled, (\d+) events published, 0 rows rejected; "
-                     r"(\d+) numbers blocked, (\d+) held; (\d+) webhooks delivered",
-                     result.stdout)  # fmt: skip
+                     r"(\d+) delivery failures; (\d+) numbers blocked, (\d+) held; "
+                     r"(\d+) webhooks delivered", result.stdout)  # fmt: skip
     assert done, result.stdout
-    assert (int(done.group(1)), int(done.group(2))) == (reports, events)
-    assert int(done.group(3)) > 0 and int(done.group(4)) > 0
-    assert int(done.group(5)) == events  # one endpoint, every event, signature checked
+    assert (int(done.group(1)), int(done.group(2)), int(done.group(3))) == (reports, events, 2)
+    assert int(done.group(4)) > 0 and int(done.group(5)) > 0
+    # One endpoint, every event (the two UNDELIVERABLE too), each signature checked.
+    assert int(done.group(6)) == events + 2
+    assert "2 blocked (undeliverable)" in result.stdout
+    assert "delivered -: HTTP 204" in result.stdout
     assert "0 bad signatures, 0 dead-lettered" in result.stdout
     assert '"decision": "hold", "reason": "suspended"' in result.stdout
     assert '"reason": "deactivated"' in result.stdout and '"new_mdn"' in result.stdout

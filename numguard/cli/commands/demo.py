@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -13,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 from prometheus_client import start_http_server
 
 from numguard.cli.options import DEFAULT_TOPIC
@@ -50,14 +54,17 @@ Run the whole flow once on an embedded default and show what happened:
   1. start a local Apache Kafka broker (KRaft, loopback only; the first run
      fetches the pinned jars from Maven Central with Maven and caches them)
   2. start the carrier simulator with a few days of generated reports on its
-     Infobip, Convey and Twilio endpoints
-  3. poll the three feeds, publishing every report exactly once (Infobip is
+     Infobip, Convey, Twilio, GovDelivery, Vibes, Vonage and Telesign
+     endpoints, and a local S3 (moto) with AWS End User Messaging's reports
+  3. poll the eight feeds, publishing every report exactly once (Infobip is
      paced at about one request a second, as the real API requires)
-  4. consume the topic into a SQLite suppression store until caught up
-  5. send every event to a local CRM webhook receiver that verifies each
+  4. run `numguard receive` and post it a few signed Twilio delivery reports:
+     the permanent failures become UNDELIVERABLE events
+  5. consume the topic into a SQLite suppression store until caught up
+  6. send every event to a local CRM webhook receiver that verifies each
      signature (the CRM notifier)
-  6. show the store: numbers blocked and held, and a few decisions
-  7. stop everything it started
+  7. show the store: numbers blocked and held, and a few decisions
+  8. stop everything it started
 
 Metrics are served at the URL printed while it runs (--hold keeps it all up
 until Ctrl-C). Nothing outside --workdir is touched."""
@@ -171,6 +178,8 @@ def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
             print(f"    {json.dumps(outcomes[-1].as_json())}", flush=True)
             source.close()
 
+    failures = post_delivery_reports(kafka.bootstrap_servers, names, workdir)
+
     store_url = f"sqlite:///{workdir / 'store.sqlite3'}"
     step(f"consuming into {store_url}")
     store = open_store(store_url)
@@ -186,21 +195,66 @@ def run_in(workdir: Path, args: argparse.Namespace, stack: ExitStack) -> int:
 
     states = store.numbers_by_state()
     step(f"the store: {states['deactivated']} numbers blocked (deactivated), "
-         f"{states['suspended']} held (suspended), {states['active']} active")  # fmt: skip
+         f"{states['undeliverable']} blocked (undeliverable), {states['suspended']} held "
+         f"(suspended), {states['active']} active")  # fmt: skip
     show_samples(store, data)
 
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     reports = sum(o.reports for o in outcomes)
     print(
         f"done: {reports} reports polled, {sum(o.accepted for o in outcomes)} events published, "
-        f"{sum(o.rejected for o in outcomes)} rows rejected; {states['deactivated']} numbers "
-        f"blocked, {states['suspended']} held; {delivered} webhooks delivered; "
+        f"{sum(o.rejected for o in outcomes)} rows rejected; {failures} delivery failures; "
+        f"{states['deactivated']} numbers blocked, {states['suspended']} held; "
+        f"{delivered} webhooks delivered; "
         f"metrics at {metrics_url}"
     )
     if args.hold:
         print("holding: Ctrl-C stops the broker, the simulator and the metrics", flush=True)
         stop_on_signals().wait()
     return 0 if not any(o.failed for o in outcomes) else 1
+
+
+# The sender's own delivery reports the demo posts: two permanent failures (the number
+# is gone) and a delivered message (ignored).
+DEMO_CALLBACKS = (("SMdemo1", "+12025550901", "undelivered", "30005"),
+                  ("SMdemo2", "+12025550902", "failed", "30006"),
+                  ("SMdemo3", "+12025550903", "delivered", ""))  # fmt: skip
+
+
+def post_delivery_reports(bootstrap: str, names: TopicNames, workdir: Path) -> int:
+    """`numguard receive` as its own process, and a few Twilio status callbacks signed as
+    Twilio signs them; returns how many became UNDELIVERABLE events."""
+    from numguard.producer.delivery.twilio_callbacks import SIGNATURE_HEADER, signature
+
+    token = secrets.token_hex(16)
+    env = {**os.environ, "TWILIO_AUTH_TOKEN": token, "INFOBIP_DLR_USERNAME": "",
+           "INFOBIP_DLR_PASSWORD": ""}  # fmt: skip
+    log = workdir / "receive.log"
+    with log.open("w") as errors:
+        receiver = subprocess.Popen(
+            [sys.executable, "-m", "numguard", "receive", "--port", "0",
+             "--bootstrap-servers", bootstrap, "--topic", names.events],
+            env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
+        )  # fmt: skip
+        try:
+            assert receiver.stdout is not None
+            line = receiver.stdout.readline()
+            if "listening on" not in line:
+                raise RuntimeError(f"numguard receive did not start; see {log}")
+            url = line.rsplit(" ", 1)[1].strip() + "/v1/delivery-reports/twilio"
+            step(f"posting {len(DEMO_CALLBACKS)} Twilio delivery reports to numguard receive "
+                 f"at {url}")  # fmt: skip
+            for sid, to, status, code in DEMO_CALLBACKS:
+                params = {"MessageSid": sid, "To": to, "From": "+12025550000",
+                          "MessageStatus": status, "ErrorCode": code}  # fmt: skip
+                signed = signature(token, url, sorted(params.items()))
+                answer = httpx.post(url, data=params, headers={SIGNATURE_HEADER: signed},
+                                    timeout=30)  # fmt: skip
+                print(f"    {status} {code or '-'}: HTTP {answer.status_code}")
+        finally:
+            receiver.terminate()
+            receiver.wait(30)
+    return sum(1 for *_, code in DEMO_CALLBACKS if code)
 
 
 def notify_crm(bootstrap: str, names: TopicNames) -> int:
