@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Set
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import (
@@ -32,6 +32,7 @@ from numguard.producer.sources.base import (
     SourceUnavailable,
     UnreadableReport,
     day_in_name,
+    expected_days,
 )
 from numguard.producer.sources.http import RetryPolicy
 
@@ -95,9 +96,7 @@ class AwsSmsSource:
         self._today = today or (lambda: datetime.now(UTC).date())
 
     def reports(self, published: Set[str]) -> Iterator[Report]:
-        today = self._today()
-        for back in range(self._lookback_days, 0, -1):
-            day = today - timedelta(days=back)
+        for day in expected_days(self._today(), self._lookback_days):
             if file_name(day) not in published:
                 yield Report(SOURCE, file_name(day), covers=day)
 

@@ -15,7 +15,7 @@ import enum
 import re
 from collections.abc import Iterator, Set
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from numguard.schemas.events import StateChange
@@ -87,6 +87,12 @@ class Report:
 class UnreadableReport(ValueError):
     """A whole file or page cannot be read (wrong header, not CSV, truncated):
     it is rejected whole and the report is not marked done."""
+
+
+def expected_days(today: date, lookback_days: int) -> list[date]:
+    """The days whose daily reports should exist by today, oldest first: feeds publish
+    a day's report after it ends."""
+    return [today - timedelta(days=back) for back in range(lookback_days, 0, -1)]
 
 
 _DAY_IN_NAME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Set
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -21,11 +21,11 @@ from numguard.producer.sources.base import (
     Report,
     ReportMissing,
     SourceRow,
-    SourceUnavailable,
     UnreadableReport,
     csv_header,
+    expected_days,
 )
-from numguard.producer.sources.http import RetryPolicy, send
+from numguard.producer.sources.http import RetryPolicy, download_rows
 
 SOURCE = "convey"
 COLUMNS = ("MDN", "REASON_CODE", "MODIFICATION_DATE", "NEW_MDN", "CARRIER_NAME")
@@ -104,11 +104,6 @@ def day_of(name: str) -> date | None:
     return datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
 
 
-def expected_days(today: date, lookback_days: int) -> list[date]:
-    """The days whose files should exist by today: files are one day behind."""
-    return [today - timedelta(days=back) for back in range(lookback_days, 0, -1)]
-
-
 class ConveyHttpSource:
     """Daily files by date from an HTTP endpoint: `url_template` holds `{date:%Y%m%d}`."""
 
@@ -137,21 +132,11 @@ class ConveyHttpSource:
     def rows(self, report: Report) -> Iterator[SourceRow]:
         assert report.covers is not None
         request = self._client.build_request("GET", self._template.format(date=report.covers))
-        with send(self._client, request, source=SOURCE, policy=self._policy) as response:
-            if response.status_code == 404:
-                raise ReportMissing(f"{report.report_id}: not on the server (HTTP 404)")
-            if response.status_code != 200:
-                response.read()
-                raise SourceUnavailable(
-                    f"{report.report_id}: HTTP {response.status_code}: {response.text[:200]}"
-                )
-            try:
-                yield from read_rows(lines_of(response.iter_text()), report.report_id)
-            except httpx.HTTPError as error:
-                # h11 checks Content-Length: a short body is a truncated download.
-                raise UnreadableReport(
-                    f"{report.report_id}: the download broke off ({error})"
-                ) from error
+        yield from download_rows(
+            self._client, request,
+            lambda response: read_rows(lines_of(response.iter_text()), report.report_id),
+            source=SOURCE, report_id=report.report_id, policy=self._policy,
+        )  # fmt: skip
 
     normalize = staticmethod(convey_row)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Set
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TextIO
 
 import httpx
@@ -22,13 +22,11 @@ import httpx
 from numguard.producer.normalize import daily_list_line
 from numguard.producer.sources.base import (
     Report,
-    ReportMissing,
     SourceRow,
-    SourceUnavailable,
-    UnreadableReport,
     day_in_name,
+    expected_days,
 )
-from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, download_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +84,7 @@ class GovDeliverySource:
         self._today = today or (lambda: datetime.now(UTC).date())
 
     def reports(self, published: Set[str]) -> Iterator[Report]:
-        today = self._today()
-        for back in range(self._lookback_days, 0, -1):
-            day = today - timedelta(days=back)
+        for day in expected_days(self._today(), self._lookback_days):
             if report_id(day) not in published:
                 yield Report(SOURCE, report_id(day), covers=day)
 
@@ -96,23 +92,12 @@ class GovDeliverySource:
         day = report.covers or day_of(report.report_id)
         request = self._client.build_request("GET", self._url, params={"date": f"{day:%Y-%m-%d}"})
         request.headers[TOKEN_HEADER] = self._token
-        with send(self._client, request, source=SOURCE, policy=self._policy,
-                  describe_error=_error_text) as response:  # fmt: skip
-            if response.status_code in NOT_THERE_YET:
-                response.read()
-                raise ReportMissing(f"{report.report_id}: not on the server (HTTP 404)")
-            if response.status_code != 200:
-                response.read()
-                raise SourceUnavailable(f"{report.report_id}: HTTP {response.status_code}: "
-                                        f"{_error_text(response)}")  # fmt: skip
-            try:
-                yield from read_list(response.iter_lines(), report.report_id)
-            except httpx.HTTPError as error:
-                # h11 checks Content-Length: a short body is a truncated download.
-                broke = f"{type(error).__name__}: {error}"
-                raise UnreadableReport(
-                    f"{report.report_id}: the download broke off ({broke})"
-                ) from error
+        yield from download_rows(
+            self._client, request,
+            lambda response: read_list(response.iter_lines(), report.report_id),
+            source=SOURCE, report_id=report.report_id, policy=self._policy,
+            missing=NOT_THERE_YET, describe_error=_error_text,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._client.close()

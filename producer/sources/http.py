@@ -20,7 +20,13 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from numguard.core.http import RETRYABLE_STATUS, RetryableAnswer, WaitRetryAfterOrBackoff
-from numguard.producer.sources.base import CredentialsRejected, SourceUnavailable
+from numguard.producer.sources.base import (
+    CredentialsRejected,
+    ReportMissing,
+    SourceRow,
+    SourceUnavailable,
+    UnreadableReport,
+)
 
 AUTH_STATUS = frozenset({401, 403})
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -105,3 +111,33 @@ def _send_once(client: httpx.Client, request: httpx.Request, pacer: Pacer | None
         response.close()
         raise RetryableAnswer(response)
     return response
+
+
+def download_rows(
+    client: httpx.Client,
+    request: httpx.Request,
+    read: Callable[[httpx.Response], Iterator[SourceRow]],
+    *,
+    source: str,
+    report_id: str,
+    policy: RetryPolicy,
+    missing: frozenset[int] = frozenset({404}),
+    describe_error: Callable[[httpx.Response], str] = lambda r: r.text[:200],
+) -> Iterator[SourceRow]:
+    """The rows `read` makes of a report's download, with the answers every daily feed
+    gives the same meaning: a status in `missing` is a report not there (yet), another
+    non-200 an outage, a body that breaks off a report unreadable whole."""
+    with send(client, request, source=source, policy=policy,
+              describe_error=describe_error) as response:  # fmt: skip
+        if response.status_code != 200:
+            response.read()
+            status = f"HTTP {response.status_code}: {describe_error(response)}"
+            if response.status_code in missing:
+                raise ReportMissing(f"{report_id}: not on the server ({status})")
+            raise SourceUnavailable(f"{report_id}: {status}")
+        try:
+            yield from read(response)
+        except httpx.HTTPError as error:
+            # h11 checks Content-Length: a short body is a truncated download.
+            broke = f"{type(error).__name__}: {error}"
+            raise UnreadableReport(f"{report_id}: the download broke off ({broke})") from error

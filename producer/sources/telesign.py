@@ -38,12 +38,16 @@ from numguard.producer.sources.base import (
     Rejection,
     RejectKind,
     Report,
-    ReportMissing,
     SourceRow,
     SourceUnavailable,
     UnreadableReport,
 )
-from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+from numguard.producer.sources.http import (
+    REQUEST_TIMEOUT_SECONDS,
+    RetryPolicy,
+    download_rows,
+    send,
+)
 from numguard.schemas.events import EventType, StateChange
 
 SOURCE = "telesign"
@@ -195,24 +199,14 @@ class TelesignSource:
     def rows(self, report: Report) -> Iterator[SourceRow]:
         request = self._client.build_request("GET", f"{self._base}/download/{report.report_id}")
         request.headers["Authorization"] = self._authorization
-        with send(self._client, request, source=SOURCE, policy=self._policy,
-                  describe_error=_description) as response:  # fmt: skip
-            if response.status_code in MISSING:
-                response.read()
-                raise ReportMissing(f"{report.report_id}: listed, but missing or deleted "
-                                    f"({_description(response)})")  # fmt: skip
-            if response.status_code != 200:
-                response.read()
-                raise SourceUnavailable(
-                    f"{report.report_id}: HTTP {response.status_code}: {_description(response)}"
-                )
-            try:
-                yield from read_rows(unzip_lines(response.iter_raw(), report.report_id),
-                                     report.report_id)  # fmt: skip
-            except httpx.HTTPError as error:
-                raise UnreadableReport(
-                    f"{report.report_id}: the download broke off ({error})"
-                ) from error
+        name = report.report_id
+        # A 404 here: listed, then deleted before the download (Telesign's 2204).
+        yield from download_rows(
+            self._client, request,
+            lambda response: read_rows(unzip_lines(response.iter_raw(), name), name),
+            source=SOURCE, report_id=name, policy=self._policy, missing=MISSING,
+            describe_error=_description,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._client.close()

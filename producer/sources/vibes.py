@@ -30,11 +30,10 @@ from numguard.producer.sources.base import (
     Report,
     ReportMissing,
     SourceRow,
-    SourceUnavailable,
     UnreadableReport,
+    expected_days,
 )
-from numguard.producer.sources.convey import expected_days
-from numguard.producer.sources.http import RetryPolicy, send
+from numguard.producer.sources.http import RetryPolicy, download_rows
 
 SOURCE = "vibes"
 FILE_NAME = re.compile(r"disconnect_(?:intl_)?([0-9]{4})_([0-9]{2})_([0-9]{2})\.tsv\.gz")
@@ -117,23 +116,13 @@ class VibesHttpSource:
         request = self._client.build_request("GET", self._template.format(date=report.covers))
         if self._authorization:
             request.headers["Authorization"] = self._authorization
-        with send(self._client, request, source=SOURCE, policy=self._policy) as response:
-            if response.status_code == 404:
-                response.read()
-                raise ReportMissing(f"{report.report_id}: not on the server (HTTP 404)")
-            if response.status_code != 200:
-                response.read()
-                raise SourceUnavailable(
-                    f"{report.report_id}: HTTP {response.status_code}: {response.text[:200]}"
-                )
-            try:
-                # The raw bytes: the file is gzip'd, whatever Content-Encoding says.
-                yield from read_rows(gunzip_lines(response.iter_raw(), report.report_id),
-                                     report.report_id)  # fmt: skip
-            except httpx.HTTPError as error:
-                raise UnreadableReport(
-                    f"{report.report_id}: the download broke off ({error})"
-                ) from error
+        name = report.report_id
+        yield from download_rows(
+            self._client, request,
+            # The raw bytes: the file is gzip'd, whatever Content-Encoding says.
+            lambda response: read_rows(gunzip_lines(response.iter_raw(), name), name),
+            source=SOURCE, report_id=name, policy=self._policy,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._client.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Iterator, Set
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import BinaryIO
 
 import httpx
@@ -24,17 +24,17 @@ from numguard.producer.normalize import daily_list_line
 from numguard.producer.sources.archives import file_chunks, unzip_lines
 from numguard.producer.sources.base import (
     Report,
-    ReportMissing,
     SourceRow,
-    SourceUnavailable,
-    UnreadableReport,
     day_in_name,
+    expected_days,
 )
-from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, send
+from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, download_rows
 
 SOURCE = "vonage"
 PATH = "/v1/numbers/deactivations"
 MAX_LOOKBACK_DAYS = 31  # Vonage serves no older day
+# 404: not published yet; 400: a date outside the 31 days (both assumed).
+NOT_THERE = frozenset({400, 404})
 
 
 def report_id(day: date) -> str:
@@ -90,9 +90,7 @@ class VonageSource:
         self._today = today or (lambda: datetime.now(UTC).date())
 
     def reports(self, published: Set[str]) -> Iterator[Report]:
-        today = self._today()
-        for back in range(self._lookback_days, 0, -1):
-            day = today - timedelta(days=back)
+        for day in expected_days(self._today(), self._lookback_days):
             if report_id(day) not in published:
                 yield Report(SOURCE, report_id(day), covers=day)
 
@@ -100,25 +98,13 @@ class VonageSource:
         day = report.covers or day_of(report.report_id)
         request = self._client.build_request("GET", self._url, params={"date": f"{day:%Y-%m-%d}"})
         request.headers["Authorization"] = self._authorization
-        with send(self._client, request, source=SOURCE, policy=self._policy,
-                  describe_error=_problem) as response:  # fmt: skip
-            if response.status_code in (400, 404):
-                response.read()
-                why = "not published yet" if response.status_code == 404 else "refused"
-                raise ReportMissing(f"{report.report_id}: {why} (HTTP {response.status_code}: "
-                                    f"{_problem(response)})")  # fmt: skip
-            if response.status_code != 200:
-                response.read()
-                raise SourceUnavailable(
-                    f"{report.report_id}: HTTP {response.status_code}: {_problem(response)}"
-                )
-            try:
-                yield from read_rows(unzip_lines(response.iter_raw(), report.report_id),
-                                     report.report_id)  # fmt: skip
-            except httpx.HTTPError as error:
-                raise UnreadableReport(
-                    f"{report.report_id}: the download broke off ({error})"
-                ) from error
+        name = report.report_id
+        yield from download_rows(
+            self._client, request,
+            lambda response: read_rows(unzip_lines(response.iter_raw(), name), name),
+            source=SOURCE, report_id=name, policy=self._policy,
+            missing=NOT_THERE, describe_error=_problem,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._client.close()

@@ -74,7 +74,7 @@ def test_refusals_windows_missing_days_and_broken_zips() -> None:
     with CarrierSimulator(DATA, faults=faults) as sim:
         feed = source(sim)
         first, second, _ = feed.reports(set())
-        with pytest.raises(ReportMissing, match="not published yet"):
+        with pytest.raises(ReportMissing, match="HTTP 404"):
             list(feed.rows(first))
         assert list(feed.rows(second))
     cut = FaultPlan(rules=(FaultRule(FaultKind.TRUNCATE, "/v1/numbers/deactivations"),))
