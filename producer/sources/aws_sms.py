@@ -33,6 +33,7 @@ from numguard.producer.sources.base import (
     UnreadableReport,
     day_in_name,
     expected_days,
+    first_column_numbers,
 )
 from numguard.producer.sources.http import RetryPolicy
 
@@ -55,13 +56,8 @@ def day_of(name: str) -> date:
 
 
 def read_rows(lines: Iterable[str], report: str) -> Iterator[SourceRow]:
-    """A row's first field is its number; a line without a digit (a header) or a blank
-    one is skipped. Positions count lines."""
-    day = day_of(report).isoformat()
-    for position, line in enumerate(lines, start=1):
-        number = line.lstrip("\ufeff").split(",")[0].strip().strip('"')
-        if number and any(c.isdigit() for c in number):
-            yield SourceRow(SOURCE, report, position, {"number": number, "date": day})
+    """ASSUMED shape: a number a line (see the module's docstring)."""
+    return first_column_numbers(lines, SOURCE, report, day_of(report))
 
 
 class AwsSmsSource:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import enum
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -109,6 +109,18 @@ def day_in_name(name: str, example: str) -> date:
         pass
     raise UnreadableReport(f"{name}: no valid date in the name; name the file with its day, "
                            f"like {example}")  # fmt: skip
+
+
+def first_column_numbers(
+    lines: Iterable[str], source: str, report: str, day: date
+) -> Iterator[SourceRow]:
+    """A day's list of numbers whose format is not documented (Vonage, AWS): a line's
+    first comma- or TAB-separated field is its number; a line without a digit (a header)
+    or a blank one is skipped. Positions count lines."""
+    for position, line in enumerate(lines, start=1):
+        number = line.lstrip("\ufeff").split(",")[0].split("\t")[0].strip().strip('"')
+        if number and any(c.isdigit() for c in number):
+            yield SourceRow(source, report, position, {"number": number, "date": day.isoformat()})
 
 
 def csv_header(reader: Iterator[list[str]], report_id: str) -> list[str]:

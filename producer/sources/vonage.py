@@ -27,6 +27,7 @@ from numguard.producer.sources.base import (
     SourceRow,
     day_in_name,
     expected_days,
+    first_column_numbers,
 )
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, download_rows
 
@@ -46,13 +47,8 @@ def day_of(name: str) -> date:
 
 
 def read_rows(lines: Iterable[str], report: str) -> Iterator[SourceRow]:
-    """The numbers of the zip's data files; a line's first column is its number; a line
-    without a digit (a header) or a blank one is skipped. Positions count lines."""
-    day = day_of(report).isoformat()
-    for position, line in enumerate(lines, start=1):
-        number = line.lstrip("\ufeff").split(",")[0].split("\t")[0].strip().strip('"')
-        if number and any(c.isdigit() for c in number):
-            yield SourceRow(SOURCE, report, position, {"number": number, "date": day})
+    """ASSUMED shape: a number a line (see the module's docstring)."""
+    return first_column_numbers(lines, SOURCE, report, day_of(report))
 
 
 def read_file(stream: BinaryIO, report: str) -> Iterator[SourceRow]:

@@ -7,6 +7,9 @@ carrier spells them.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import json
 from dataclasses import dataclass
 from email.message import Message
@@ -103,3 +106,15 @@ def not_found(path: str) -> Response:
     if path.startswith(TWILIO_PREFIXES):
         return twilio_error(404, 20404, "The requested resource was not found")
     return text_response(404, "Not Found\n")
+
+
+def basic_auth_matches(request: Request, credentials: bytes) -> bool:
+    """Whether the request carries HTTP Basic credentials equal to `user:password`."""
+    scheme, _, encoded = (request.header("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(given, credentials)

@@ -12,9 +12,6 @@ header phone_number,date,status. Verizon's also lists numbers whose status is
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import io
 import re
 import zipfile
@@ -22,7 +19,12 @@ import zlib
 from datetime import date
 
 from numguard.devtools.simulator.feeds import Body, CarrierData
-from numguard.devtools.simulator.responses import Request, Response, json_response
+from numguard.devtools.simulator.responses import (
+    Request,
+    Response,
+    basic_auth_matches,
+    json_response,
+)
 
 FILE = re.compile(r"/download/(att|verizon)-deacts_([0-9]{4})([0-9]{2})([0-9]{2})\.zip")
 CARRIERS = ("att", "verizon")
@@ -75,9 +77,4 @@ class TelesignApi:
         return Response(200, Body.of(archive.getvalue()), "application/octet-stream")
 
     def _authorized(self, request: Request) -> bool:
-        scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return scheme.lower() == "basic" and hmac.compare_digest(given, self._credentials)
+        return basic_auth_matches(request, self._credentials)

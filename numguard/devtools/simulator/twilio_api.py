@@ -12,8 +12,6 @@ that just follows redirects gets nothing. Errors 30113 (date before
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import math
@@ -25,6 +23,7 @@ from numguard.devtools.simulator.feeds import TWILIO_FIRST_DAY, CarrierData
 from numguard.devtools.simulator.responses import (
     Request,
     Response,
+    basic_auth_matches,
     json_response,
     text_response,
     twilio_error,
@@ -65,14 +64,7 @@ class TwilioApi:
         return None
 
     def _authorized(self, request: Request) -> bool:
-        scheme, _, encoded = (request.header("Authorization") or "").strip().partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(given, self._credentials)
+        return basic_auth_matches(request, self._credentials)
 
     def _deactivations(self, request: Request) -> Response:
         if not self._authorized(request):

@@ -10,16 +10,18 @@ carrier code is a stable made-up code per number (Vibes' table is not public).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gzip
-import hmac
 import re
 import zlib
 from datetime import date
 
 from numguard.devtools.simulator.feeds import Body, CarrierData
-from numguard.devtools.simulator.responses import Request, Response, text_response
+from numguard.devtools.simulator.responses import (
+    Request,
+    Response,
+    basic_auth_matches,
+    text_response,
+)
 
 PATH = re.compile(r"/vibes/disconnect_([0-9]{4})_([0-9]{2})_([0-9]{2})\.tsv\.gz")
 HEADER = "MDN\tCarrier Code\r\n"
@@ -49,12 +51,7 @@ class VibesFiles:
                         "application/gzip")  # fmt: skip
 
     def _authorized(self, request: Request) -> bool:
-        scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return scheme.lower() == "basic" and hmac.compare_digest(given, self._credentials)
+        return basic_auth_matches(request, self._credentials)
 
 
 def carrier_code(number: str) -> str:

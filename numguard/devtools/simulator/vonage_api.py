@@ -12,15 +12,17 @@ The day's numbers are the same day's deactivations as the Twilio list.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import io
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 
 from numguard.devtools.simulator.feeds import Body, CarrierData
-from numguard.devtools.simulator.responses import Request, Response, json_response
+from numguard.devtools.simulator.responses import (
+    Request,
+    Response,
+    basic_auth_matches,
+    json_response,
+)
 
 PATH = "/v1/numbers/deactivations"
 WINDOW_DAYS = 31
@@ -54,12 +56,7 @@ class VonageApi:
         return Response(200, Body.of(archive.getvalue()), "application/zip")
 
     def _authorized(self, request: Request) -> bool:
-        scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return scheme.lower() == "basic" and hmac.compare_digest(given, self._credentials)
+        return basic_auth_matches(request, self._credentials)
 
 
 def _problem(status: int, title: str, detail: str) -> Response:
