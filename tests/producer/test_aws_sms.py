@@ -20,6 +20,7 @@ from numguard.producer.sources.base import ReportMissing, SourceUnavailable
 from numguard.schemas.events import EventType, StateChange
 from tests.producer.test_produce import produce, published_numbers
 from tests.support.commands import numguard
+from tests.support.topic_reader import read_committed
 
 DATA = Dataset(seed=61, numbers=300, days=3)  # its last day is yesterday (UTC)
 NOW = datetime.now(UTC)
@@ -71,7 +72,11 @@ def test_produce_with_the_sdks_credentials_and_ingest_of_a_saved_report(
     assert published_numbers(kafka_bootstrap, topics) == expected
 
     saved = tmp_path / "2024-03-05-deact-report.csv"
-    saved.write_text("phone_number,extra\n12025550177,x\n")
+    saved.write_text("phone_number,extra\n12025550177,x\n555-01,x\n")
     ingested = numguard("ingest", "--json", "--bootstrap-servers", kafka_bootstrap, "--topic",
                         topics.events, str(saved))  # fmt: skip
-    assert (ingested.returncode, json.loads(ingested.stdout)["accepted"]) == (0, 1)
+    summary = json.loads(ingested.stdout)
+    assert (ingested.returncode, summary["accepted"], summary["rejected"]) == (3, 1, 1)
+    written = read_committed(kafka_bootstrap, topics.dead_letter)
+    (letter,) = [json.loads(m.value() or b"") for m in written]
+    assert (letter["source"], letter["position"], letter["kind"]) == ("aws-sms", 3, "bad_number")

@@ -26,6 +26,7 @@ from numguard.producer.sources.vonage import VonageSource, report_id
 from numguard.schemas.events import EventType, StateChange
 from tests.producer.test_produce import produce, published_numbers
 from tests.support.commands import numguard
+from tests.support.topic_reader import read_committed
 
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
 DATA = Dataset(seed=41, numbers=300, days=3)  # its last day is yesterday (UTC)
@@ -116,8 +117,12 @@ def test_produce_and_ingest_publish_vonage_days_once(
     day = (NOW - timedelta(days=40)).date()
     saved = tmp_path / report_id(day)
     with zipfile.ZipFile(saved, "w", zipfile.ZIP_DEFLATED) as written:
-        written.writestr("deactivations.txt", "12025550143\n2025550144\n")
+        written.writestr("deactivations.txt", "12025550143\n2025550144\n+4412345\n")
     ingested = numguard("ingest", "--json", "--bootstrap-servers", kafka_bootstrap, "--topic",
                         topics.events, str(saved))  # fmt: skip
-    assert ingested.returncode == 0, ingested.stderr
-    assert json.loads(ingested.stdout)["accepted"] == 2
+    assert ingested.returncode == 3, ingested.stderr  # published, one row a dead letter
+    assert (json.loads(ingested.stdout)["accepted"], json.loads(ingested.stdout)["rejected"]) == (
+        2, 1)  # fmt: skip
+    written = read_committed(kafka_bootstrap, topics.dead_letter)
+    (letter,) = [json.loads(m.value() or b"") for m in written]
+    assert (letter["source"], letter["position"], letter["kind"]) == ("vonage", 3, "bad_number")
