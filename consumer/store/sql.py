@@ -222,7 +222,16 @@ class SqlStore:
                     cursor.execute(freshness.BACKFILL)
                 for column in self._missing_state_columns(cursor):
                     cursor.execute(f"ALTER TABLE number_state ADD COLUMN {column} BIGINT")
-        self._state_columns = self._readable_state_columns()
+        self._state_columns_found = self._readable_state_columns()
+
+    @property
+    def _state_columns(self) -> str:
+        """The state columns to select; while the store lacks some (an older store not yet
+        upgraded by `consume store`), looked up again at each read, so a long-running
+        reader sees them as soon as they are added."""
+        if self._state_columns_found != _STATE_COLUMNS:
+            self._state_columns_found = self._readable_state_columns()
+        return self._state_columns_found
 
     def _missing_state_columns(self, cursor: Any) -> list[str]:
         cursor.execute("SELECT * FROM number_state LIMIT 0")
@@ -274,7 +283,10 @@ class SqlStore:
         now_ms = int(time.time() * 1000)
         with self._db.transaction():
             cursor = self._db.cursor()
-            states = self._load_states(cursor, sorted({item.change.mdn for item in batch}))
+            # The held numbers too: the state published after an unreadable message is the
+            # number's whole state (a deactivation stays), not a bare hold.
+            wanted = {item.change.mdn for item in batch} | {u.mdn for u in unreadable}
+            states = self._load_states(cursor, sorted(wanted))
             applied: list[tuple[Consumed | Unreadable, NumberState]] = []
             for item in batch:
                 after = rules.apply(states.get(item.change.mdn), item.change)

@@ -123,6 +123,6 @@ def test_produce_and_ingest_publish_vonage_days_once(
     assert ingested.returncode == 3, ingested.stderr  # published, one row a dead letter
     assert (json.loads(ingested.stdout)["accepted"], json.loads(ingested.stdout)["rejected"]) == (
         2, 1)  # fmt: skip
-    written = read_committed(kafka_bootstrap, topics.dead_letter)
-    (letter,) = [json.loads(m.value() or b"") for m in written]
+    letters = read_committed(kafka_bootstrap, topics.dead_letter)
+    (letter,) = [json.loads(m.value() or b"") for m in letters]
     assert (letter["source"], letter["position"], letter["kind"]) == ("vonage", 3, "bad_number")

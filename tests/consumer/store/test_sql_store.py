@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from numguard.consumer.store import Consumed, SqlStore, Unreadable
+from numguard.consumer.store import Consumed, SqlStore, Unreadable, open_store
 from numguard.consumer.store.rules import Reason, decide
 from numguard.schemas.events import EventType
 from tests.builders import change
@@ -70,3 +70,35 @@ def test_order_keys_written_as_json_by_the_previous_version_fold_and_digest_alik
                             generated="2024-03-04")  # fmt: skip
     store.apply_batch([Consumed(earlier_report, "t", 0, 1)], {}, "g")
     assert decide(first.mdn, store.state(first.mdn), None).reason is Reason.SUSPENDED
+
+
+def test_the_state_after_an_unreadable_event_keeps_a_deactivation(store: SqlStore) -> None:
+    """Found in review: a batch holding only an unreadable message of a deactivated number
+    published `hold` without the deactivation, replacing `block` on the state topic."""
+    deactivated = change(EventType.DEACTIVATED, "2024-03-05")
+    store.apply_batch([Consumed(deactivated, "t", 0, 0)], {}, "g")
+    published: list = []
+    unreadable = Unreadable(deactivated.mdn, "t", 0, 1, "corrupt Avro body")
+    store.apply_batch([], {("t", 0): 2}, "g", [unreadable], published.extend)
+    ((item, state),) = published
+    assert item == unreadable
+    answer = decide(state.mdn, state, None)
+    assert (answer.verdict, answer.reason, answer.deactivated_on is not None) == (
+        "block", "deactivated", True)  # fmt: skip
+
+
+def test_a_reader_opened_on_an_older_store_sees_columns_added_later(store_url: str) -> None:
+    """Found in review: `serve` opened before `consume store` upgraded the store kept
+    reading the undeliverable columns as NULL: allow where the writer says block."""
+    writer = open_store(store_url)
+    cursor = writer._db.cursor()
+    with writer._db.transaction():  # the store as an older version left it
+        cursor.execute("ALTER TABLE number_state DROP COLUMN undeliverable_at_ms")
+        cursor.execute("ALTER TABLE number_state DROP COLUMN active_again_at_ms")
+    reader = open_store(store_url, create=False)
+    upgraded = open_store(store_url)  # `consume store` starts: adds the columns
+    failed = change(EventType.UNDELIVERABLE, "2024-03-05")
+    upgraded.apply_batch([Consumed(failed, "t", 0, 0)], {}, "g")
+    assert decide(failed.mdn, reader.state(failed.mdn), None).reason == "undeliverable"
+    for opened in (writer, reader, upgraded):
+        opened.close()
