@@ -66,13 +66,14 @@ class SourceCoverage:
 
     @property
     def missed(self) -> frozenset[date]:
-        """Days reported missed and never covered since, and the days between the first
-        and the latest covered day that no report covered (the producer was down for
-        longer than its look-back, say)."""
-        gaps: set[date] = set(self.missed_reports)
+        """The days of reports still missed (a report's row turns covered when that
+        report is published: another report of the same day, another carrier's file,
+        does not cover it), and the days between the first and the latest covered day
+        that no report covered (the producer was down for longer than its look-back)."""
+        gaps: set[date] = set()
         if (first := self.first_day) is not None and (latest := self.latest_day) is not None:
             gaps.update(first + timedelta(days=n) for n in range((latest - first).days))
-        return frozenset(gaps - self.covered)
+        return frozenset(self.missed_reports | (gaps - self.covered))
 
     def as_json(self) -> dict[str, object]:
         first, latest = self.first_day, self.latest_day

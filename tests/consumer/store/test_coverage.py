@@ -62,8 +62,23 @@ def test_a_missed_day_delivered_later_is_covered() -> None:
                       ("twilio", "2024-03-10", COVERED), ("twilio", "2024-03-11", MISSED),
                       ("twilio", "2024-03-12", COVERED)])  # fmt: skip
     assert ask(days, "2024-03-10")["uncovered_days"] == ["2024-03-11"]
-    both = from_rows([("convey", "2024-03-10", COVERED), ("convey", "2024-03-10", MISSED)])
-    assert ask(both, "2024-03-10")["reason"] == "no_record"
+
+
+def test_a_missed_report_is_not_hidden_by_another_report_of_the_same_day(
+    store: SqlStore,
+) -> None:
+    """Found in review: Telesign's AT&T file of a day missed while its T-Mobile file was
+    published counted the day as covered. A missed report stays missed until the same
+    report is published (its row then turns covered)."""
+    store.apply_batch([], {}, "g", coverage_rows=[
+        ("telesign", "att-deacts_20240310.zip", "2024-03-10", MISSED),
+        ("telesign", "tmobile-deacts_20240310.zip", "2024-03-10", COVERED),
+        ("telesign", "att-deacts_20240309.zip", "2024-03-09", COVERED),
+    ])  # fmt: skip
+    assert ask(store.coverage(), "2024-03-09")["uncovered_days"] == ["2024-03-10"]
+    store.apply_batch([], {}, "g", coverage_rows=[
+        ("telesign", "att-deacts_20240310.zip", "2024-03-10", COVERED)])  # fmt: skip
+    assert ask(store.coverage(), "2024-03-09")["reason"] == "no_record"
 
 
 def test_no_data_holds_when_the_sender_chooses_hold() -> None:
@@ -142,8 +157,8 @@ def test_uncovered_days_are_exactly_the_days_some_source_left_open(
     rows: list[tuple[str, int, str]], since: int, until: int
 ) -> None:
     """Against a day-by-day reading of the rule: a day is uncovered when it is before the
-    first covered day of any source, or some source missed it (a missed report, or a
-    gap inside its covered span) and that source never covered it."""
+    first covered day of any source, when a report of it is missed (each row here is a
+    report of its own), or when it is a gap inside a source's covered span."""
     base = date(2024, 1, 1)
     coverage = from_rows([(s, (base + timedelta(days=d)).isoformat(), k) for s, d, k in rows])
     covered = {s: {d for t, d, k in rows if t == s and k == COVERED} for s, _, _ in rows}
@@ -154,8 +169,8 @@ def test_uncovered_days_are_exactly_the_days_some_source_left_open(
         if first is None or day < first:
             return True
         for source, days in covered.items():
-            span_gap = bool(days) and min(days) < day < max(days)
-            if day not in days and (day in missed[source] or span_gap):
+            span_gap = bool(days) and min(days) < day < max(days) and day not in days
+            if day in missed[source] or span_gap:
                 return True
         return False
 
