@@ -60,6 +60,20 @@ class ConsumeSummary:
         return dict(self.__dict__)
 
 
+def coverage_row(record: Record) -> tuple[str, str, str, str] | None:
+    """The coverage a checkpoint record makes (coverage.row), or None for anything that
+    is not a checkpoint this version reads: never an error that stops the store."""
+    if record.value is None:
+        return None  # a compaction tombstone
+    try:
+        return coverage.row(Checkpoint.from_json(record.value))
+    except (ValueError, TypeError, AttributeError) as error:  # not an object, or wrong fields
+        # Our own record, from a newer or broken writer: its day stays uncovered.
+        log.warning("%s[%d]@%d: not a checkpoint this version reads: %s",
+                    record.topic, record.partition, record.offset, error)  # fmt: skip
+        return None
+
+
 REDRIVEN_FROM_HEADER = "numguard.redriven-from"  # set by `numguard dlq redrive --store`
 
 
@@ -176,7 +190,7 @@ class StoreConsumer:
             self._at_end.discard(record.where)
             offsets[record.where] = record.offset + 1
             if record.topic == self._names.checkpoints:
-                if (row := self._coverage_row(record)) is not None:
+                if (row := coverage_row(record)) is not None:
                     coverage_rows.append(row)
                 continue
             try:
@@ -211,17 +225,6 @@ class StoreConsumer:
         self.summary.batches += 1
         if self._on_batch is not None:
             self._on_batch(self.summary)
-
-    def _coverage_row(self, record: Record) -> tuple[str, str, str, str] | None:
-        if record.value is None:
-            return None  # a compaction tombstone
-        try:
-            return coverage.row(Checkpoint.from_json(record.value))
-        except (ValueError, TypeError) as error:
-            # Our own record, from a newer or broken writer: its day stays uncovered.
-            log.warning("%s[%d]@%d: not a checkpoint this version reads: %s",
-                        record.topic, record.partition, record.offset, error)  # fmt: skip
-            return None
 
     def _count(self, batch: list[Consumed], dead: int, held: int, seconds: float) -> None:
         if self._metrics is None:

@@ -40,13 +40,16 @@ DayRange = tuple[date, date]
 def row(checkpoint: Checkpoint) -> tuple[str, str, str, str] | None:
     """The coverage row a checkpoint makes, or None: a report still being published
     (or one that names no day) says nothing about coverage yet."""
-    if not checkpoint.covers or not (checkpoint.done or checkpoint.missed):
+    done, missed = checkpoint.done is True, checkpoint.missed is True  # "false" is not done
+    if not (isinstance(checkpoint.source, str) and isinstance(checkpoint.report_id, str)):
+        return None
+    if not isinstance(checkpoint.covers, str) or not checkpoint.covers or not (done or missed):
         return None
     try:
         day = date.fromisoformat(checkpoint.covers)
     except ValueError:
         return None
-    status = COVERED if checkpoint.done else MISSED
+    status = COVERED if done else MISSED
     return (checkpoint.source, checkpoint.report_id, day.isoformat(), status)
 
 

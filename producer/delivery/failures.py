@@ -14,6 +14,9 @@ SOURCE_SUFFIX = "-dlr"
 # A failure dated later than this after it was received did not happen yet: it is dated
 # when it was received instead.
 CREDIBLE_AHEAD = timedelta(days=1)
+# A delivery report arrives within this of the failure it reports (providers retry for
+# hours, not days).
+WEBHOOK_DELAY = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,13 @@ class DeliveryFailure:
     code: str  # the provider's error code
     failed_at: datetime  # aware UTC
     message_id: str  # the provider's id of the failed message
+
+
+def credible_webhook_time(failed_at: datetime, received_at: datetime) -> datetime:
+    """A webhook reports a failure as it happens: a date days before it arrived (a
+    carrier clock, `RawDlrDoneDate=9901010000`) would let every consent since count, so
+    it is dated when it arrived instead."""
+    return failed_at if failed_at >= received_at - WEBHOOK_DELAY else received_at
 
 
 def undeliverable(failure: DeliveryFailure, received_at: datetime) -> StateChange:

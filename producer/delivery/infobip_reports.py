@@ -13,7 +13,7 @@ from typing import Any
 from numguard.core.phone import InvalidNumber, north_american
 from numguard.core.times import parse_time
 from numguard.producer.delivery.codes import PermanentFailures
-from numguard.producer.delivery.failures import DeliveryFailure
+from numguard.producer.delivery.failures import DeliveryFailure, credible_webhook_time
 
 PROVIDER = "infobip"
 
@@ -63,4 +63,5 @@ def _failure(
         done_at = parse_time(str(result["doneAt"])) if result.get("doneAt") else received_at
     except ValueError:
         done_at = received_at  # the failure is certain; only its moment is not
+    done_at = credible_webhook_time(done_at, received_at)
     return DeliveryFailure(PROVIDER, mdn, code, done_at, message_id)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from numguard.core.phone import InvalidNumber, north_american
-from numguard.producer.delivery.failures import DeliveryFailure
+from numguard.producer.delivery.failures import DeliveryFailure, credible_webhook_time
 
 PROVIDER = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -60,6 +60,7 @@ def _done_at(fields: dict[str, str], received_at: datetime) -> datetime:
     """RawDlrDoneDate (YYMMDDhhmm, the carrier's, read as UTC), else when it was received."""
     raw = fields.get("RawDlrDoneDate", "").strip()
     try:
-        return datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC)
+        done = datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC)
     except ValueError:
         return received_at
+    return credible_webhook_time(done, received_at)

@@ -42,9 +42,12 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_COUNTRY = "us"
 MAX_LOOKBACK_DAYS = 90  # AWS keeps 90 days of dated reports
 FILE_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-deact-report\.csv")
-_REFUSED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-                      "ExpiredToken", "InvalidToken"})  # fmt: skip
-_MISSING = frozenset({"NoSuchKey", "404"})
+_REFUSED = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                      "InvalidToken"})  # fmt: skip
+# S3 answers AccessDenied, not NoSuchKey, for a key that is not there when the caller may
+# not list the bucket: a report not there yet, not refused credentials (which answer
+# with the codes above).
+_MISSING = frozenset({"NoSuchKey", "404", "AccessDenied"})
 
 
 def file_name(day: date) -> str:

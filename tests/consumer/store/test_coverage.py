@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -181,3 +182,17 @@ def test_uncovered_days_are_exactly_the_days_some_source_left_open(
     assert listed == expected
     # Merged: no two ranges touch.
     assert all(b[0] - a[1] > timedelta(days=1) for a, b in itertools.pairwise(found))
+
+
+@pytest.mark.parametrize("value", [b"[1]", b"null", b'"text"', b'{"source": 5, "report_id": "r",'
+                                   b' "done": true, "covers": "2024-03-10"}',
+                                   b'{"source": "s", "report_id": "r", "done": "false", '
+                                   b'"covers": "2024-03-10"}'])  # fmt: skip
+def test_a_checkpoint_that_is_not_ours_makes_no_coverage_and_no_crash(value: bytes) -> None:
+    """Found in review: `[1]` or `null` raised AttributeError in the store consumer (every
+    later deactivation stopped), and `"done": "false"` counted as done."""
+    from numguard.consumer.store_consumer import coverage_row
+    from numguard.core.kafka.records import Record
+
+    record = Record("t.checkpoints", 0, 7, b"k", value, None)  # type: ignore[arg-type]
+    assert coverage_row(record) is None
