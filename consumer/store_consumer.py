@@ -60,6 +60,33 @@ class ConsumeSummary:
         return dict(self.__dict__)
 
 
+class PendingCoverage:
+    """Checkpoints read but not applied yet: a day counts as covered only once the events
+    of its report are applied too. The checkpoints topic is small and read ahead of the
+    events (on a rebuild, at once), so its rows wait until the events partitions are read
+    to their end; their offsets wait with them (a restart reads them again)."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[str, str, str, str]] = []
+        self._offsets: dict[Partition, int] = {}
+
+    def add(self, record: Record) -> None:
+        if (row := coverage_row(record)) is not None:
+            self._rows.append(row)
+        self._offsets[record.where] = record.offset + 1
+
+    def drop(self) -> None:
+        """Partitions moved away: whoever owns them now reads these again."""
+        self._rows, self._offsets = [], {}
+
+    def take(self, offsets: dict[Partition, int]) -> list[tuple[str, str, str, str]]:
+        """The rows to apply now; their offsets are added to `offsets`."""
+        rows, self._rows = self._rows, []
+        offsets.update(self._offsets)
+        self._offsets = {}
+        return rows
+
+
 def coverage_row(record: Record) -> tuple[str, str, str, str] | None:
     """The coverage a checkpoint record makes (coverage.row), or None for anything that
     is not a checkpoint this version reads: never an error that stops the store."""
@@ -133,6 +160,7 @@ class StoreConsumer:
         self._assigned: set[Partition] = set()
         self._at_end: set[Partition] = set()
         self._outage_seconds = outage_seconds
+        self._coverage = PendingCoverage()
         self.summary = ConsumeSummary()
 
     def run(
@@ -163,6 +191,13 @@ class StoreConsumer:
             self._consumer.close()
         return self.summary
 
+    def _events_caught_up(self) -> bool:
+        """Whether every assigned events partition was read to its end: then every event
+        committed with the checkpoints read so far is in hand (one Kafka transaction
+        carries a report's events and its checkpoint)."""
+        events = {where for where in self._assigned if where[0] == self._names.events}
+        return events <= self._at_end
+
     def _topics(self) -> list[str]:
         """The events, and the report checkpoints (the days the feeds covered) when the
         topic exists: ensure_topics makes it, a bare events topic has none."""
@@ -177,7 +212,6 @@ class StoreConsumer:
 
     def _process(self, messages: list[Message]) -> None:
         batch: list[Consumed] = []
-        coverage_rows: list[tuple[str, str, str, str]] = []
         letters: list[tuple[DeadLetter, Message]] = []
         unreadable: list[Unreadable] = []
         offsets: dict[Partition, int] = {}
@@ -188,11 +222,10 @@ class StoreConsumer:
             if not isinstance(record, Record):
                 continue
             self._at_end.discard(record.where)
-            offsets[record.where] = record.offset + 1
             if record.topic == self._names.checkpoints:
-                if (row := coverage_row(record)) is not None:
-                    coverage_rows.append(row)
+                self._coverage.add(record)
                 continue
+            offsets[record.where] = record.offset + 1
             try:
                 change = self._codec.decode_record(record.key, record.value)
             except UndecodableEvent as poison:
@@ -205,6 +238,7 @@ class StoreConsumer:
                 continue
             batch.append(Consumed(change, record.topic, record.partition, record.offset,
                                   redriven_from(message)))  # fmt: skip
+        coverage_rows = self._coverage.take(offsets) if self._events_caught_up() else []
         if not offsets:
             return
         started = time.perf_counter()
@@ -317,6 +351,7 @@ class StoreConsumer:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}
+        self._coverage.drop()
         self._assigned -= gone
         self._at_end -= gone
         consumer.unassign()

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from numguard.core.kafka.clients import base_config, transactional_producer_config
+from numguard.consumer.store import SqlStore
+from numguard.consumer.store_consumer import ConsumeSummary, StoreConsumer
+from numguard.core.checkpoints import Checkpoint
+from numguard.core.kafka.clients import (
+    base_config,
+    consumer_config,
+    idempotent_producer_config,
+    transactional_producer_config,
+)
 from numguard.core.kafka.topics import TopicNames
 from numguard.producer.checkpoints import read_checkpoints
 from numguard.producer.metrics import ProducerMetrics
@@ -21,7 +29,10 @@ from numguard.producer.poller import Poller, PollOutcome
 from numguard.producer.publish import ReportPublisher
 from numguard.producer.sources.convey import ConveyDirectorySource, file_name
 from numguard.schemas.codec import EventCodec
+from numguard.schemas.events import EventType
+from tests.builders import change
 from tests.support.commands import numguard
+from tests.support.events import publish, publish_raw
 from tests.support.postgres import fresh_postgres_database
 from tests.support.serve import client, running_api
 
@@ -140,3 +151,35 @@ def test_missed_days_and_days_before_the_feeds_make_no_data_everywhere(
                         topics.events, "--store", rebuilt)  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
     assert check(rebuilt, "2024-03-01")["uncovered_days"] == ["2024-03-01", "2024-03-05"]
+
+
+def test_a_day_counts_as_covered_only_once_its_events_are_applied(
+    kafka_bootstrap: str, topics: TopicNames, store: SqlStore
+) -> None:
+    """Found in review: the small checkpoints topic was applied ahead of the events it
+    accounts for (on a rebuild, at once), so a day looked covered while its deactivations
+    were still unapplied: a confident no_record."""
+    events = [
+        change(
+            EventType.DEACTIVATED,
+            "2024-03-05T10:00",
+            mdn=f"+1202555{n:04d}",
+            report_id="mcdn_deact_20240305.csv",
+            position=n + 2,
+        )
+        for n in range(300)
+    ]
+    publish(kafka_bootstrap, topics.events, events)
+    done = Checkpoint("convey", "mcdn_deact_20240305.csv", rows=300, accepted=300,
+                      position=301, done=True, covers="2024-03-05")  # fmt: skip
+    publish_raw(kafka_bootstrap, topics.checkpoints, [(done.key.encode(), done.to_json())])
+    seen: list[tuple[int, bool]] = []
+
+    def after_batch(summary: ConsumeSummary) -> None:
+        seen.append((summary.applied, bool(store.coverage().sources)))
+
+    StoreConsumer(consumer_config(kafka_bootstrap, "g-coverage"),
+                  idempotent_producer_config(kafka_bootstrap), topics, store, EventCodec(),
+                  batch_size=40, on_batch=after_batch).run(until_idle=True)  # fmt: skip
+    assert seen[-1] == (300, True)
+    assert all(applied == 300 for applied, covered in seen if covered), seen
