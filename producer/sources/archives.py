@@ -42,6 +42,18 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
+# No line of a report is this long; a longer one (a decompressed run without a line
+# break) would be held whole in memory: the report is unreadable instead.
+MAX_LINE_CHARS = 1 << 20
+
+
+def _lines(text: io.TextIOBase, report_id: str) -> Iterator[str]:
+    while line := text.readline(MAX_LINE_CHARS):
+        if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise UnreadableReport(f"{report_id}: a line over {MAX_LINE_CHARS} characters")
+        yield line
+
+
 def gunzip_lines(chunks: Iterable[bytes], report_id: str) -> Iterator[str]:
     """The lines of a gzip-compressed text (UTF-8; a byte that is not spoils its line
     only), read as the chunks come."""
@@ -49,7 +61,7 @@ def gunzip_lines(chunks: Iterable[bytes], report_id: str) -> Iterator[str]:
     text = io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", errors="replace",
                             newline="")  # fmt: skip
     try:
-        yield from text
+        yield from _lines(text, report_id)
     except gzip.BadGzipFile as error:
         raise UnreadableReport(f"{report_id}: not readable as gzip ({error})") from error
     except EOFError as error:
@@ -105,8 +117,9 @@ def unzip_lines(chunks: Iterable[bytes], report_id: str) -> Iterator[str]:
                     )
                 try:
                     with archive.open(member) as raw:
-                        yield from io.TextIOWrapper(raw, encoding="utf-8", errors="replace",
-                                                    newline="")  # fmt: skip
+                        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace",
+                                                newline="")  # fmt: skip
+                        yield from _lines(text, report_id)
                 except _BROKEN_ZIP as error:
                     raise UnreadableReport(
                         f"{report_id}: {member.filename} is corrupt ({error})"

@@ -131,3 +131,13 @@ def test_produce_and_ingest_publish_vibes_files_once(
     assert ingested.returncode == 0, ingested.stderr
     assert json.loads(ingested.stdout)["accepted"] == 1
     assert published_numbers(kafka_bootstrap, topics)["+12025550143"] == 1
+
+
+def test_a_decompressed_line_without_end_is_unreadable_not_held_in_memory() -> None:
+    """Found in review: a small gzip of one huge line (no line break) was read whole."""
+    from numguard.producer.sources.archives import MAX_LINE_CHARS, gunzip_lines
+
+    bomb = gzip.compress(b"1" * (MAX_LINE_CHARS * 3))
+    with pytest.raises(UnreadableReport, match="a line over"):
+        list(gunzip_lines([bomb], "disconnect_2024_03_05.tsv.gz"))
+    assert len(list(gunzip_lines([gzip.compress(b"1\n" * 1000)], "x"))) == 1000
