@@ -109,7 +109,7 @@ FILE_FORMATS: dict[str, FileFormat] = {
         "twilio",
         lambda path: path.suffix.lower() == ".txt",
         twilio.read_list_file,
-        normalize.twilio_line,
+        normalize.daily_list_line,
         twilio.day_of,  # a list's name must carry its day: an UnreadableReport otherwise
     ),
 }

@@ -255,6 +255,3 @@ def vibes_row(row: SourceRow, ingested_at: datetime) -> Normalized:
     carrier = f"carrier code {fields['carrier_code']}" if fields["carrier_code"] else None
     return _change(row, mdn, EventType.DEACTIVATED, effective_at, None, carrier, "DISCONNECT",
                    ingested_at)  # fmt: skip
-
-
-twilio_line = daily_list_line  # the name the Twilio source and ingest know it by

@@ -12,7 +12,6 @@ there yet" (a missed day once past due), as Convey's and Vonage's are.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Set
 from datetime import UTC, date, datetime
 from typing import TextIO
@@ -27,8 +26,6 @@ from numguard.producer.sources.base import (
     expected_days,
 )
 from numguard.producer.sources.http import REQUEST_TIMEOUT_SECONDS, RetryPolicy, download_rows
-
-log = logging.getLogger(__name__)
 
 SOURCE = "govdelivery"
 PATH = "/deactivated_phone_numbers"

@@ -19,7 +19,7 @@ from typing import NoReturn, TextIO
 
 import httpx
 
-from numguard.producer.normalize import twilio_line
+from numguard.producer.normalize import daily_list_line
 from numguard.producer.sources.base import (
     Report,
     ReportMissing,
@@ -95,7 +95,7 @@ class TwilioSource:
     """
 
     name = SOURCE
-    normalize = staticmethod(twilio_line)
+    normalize = staticmethod(daily_list_line)
 
     def __init__(
         self,

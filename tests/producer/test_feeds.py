@@ -45,7 +45,7 @@ def test_each_event_carries_when_its_report_was_generated() -> None:
     day of a daily file; never a field a file could smuggle in."""
     from datetime import UTC, datetime
 
-    from numguard.producer.normalize import convey_row, infobip_item, twilio_line
+    from numguard.producer.normalize import convey_row, daily_list_line, infobip_item
     from numguard.producer.sources.base import SourceRow
 
     now = datetime(2024, 3, 7, tzinfo=UTC)
@@ -55,7 +55,7 @@ def test_each_event_carries_when_its_report_was_generated() -> None:
     event = convey_row(SourceRow("convey", "mcdn_deact_20240305.csv", 1, convey), now)
     assert getattr(event, "report_generated_at", None) == datetime(2024, 3, 5, tzinfo=UTC)
     line = {"number": "+12025550100", "date": "2024-03-05"}
-    event = twilio_line(SourceRow("twilio", "twilio-deactivations-2024-03-05", 1, line), now)
+    event = daily_list_line(SourceRow("twilio", "twilio-deactivations-2024-03-05", 1, line), now)
     assert getattr(event, "report_generated_at", None) == datetime(2024, 3, 5, tzinfo=UTC)
     item = {"date": "2024-03-05T11:00:00.000+0000", "destination": "12025550100",
             "type": "DEACTIVATION", "networkName": "AT&T Mobility",
