@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from numguard.consumer.store.rules import Reason, Verdict
 from numguard.core.times import parse_rfc3339
@@ -70,11 +71,11 @@ class ItemError(BaseModel):
     error: str
 
 
-class CheckItem(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    number: str | None = Field(None, description=NUMBER_DESCRIPTION, max_length=64)
-    consented_at: ConsentText | None = None
+class CheckItem(TypedDict, total=False):
+    # A TypedDict, not a model: 10,000 items validate in a tenth of the time, and the
+    # handler only reads two keys. Other keys are allowed and ignored.
+    number: Annotated[str | None, Field(description=NUMBER_DESCRIPTION, max_length=64)]
+    consented_at: ConsentText | None
 
 
 class CheckRequest(BaseModel):

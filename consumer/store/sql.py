@@ -175,17 +175,19 @@ _EVENT_TYPES = {t.value: t for t in EventType}  # a dict lookup: EventType() is 
 
 def _state_from_row(row: tuple[Any, ...], with_keys: bool = True) -> NumberState:
     mdn, voided, pause_key, pause_type, pause_since, new_mdn, new_mdn_key, failed, active = row
+    # The None tests inline, not _moment(): a batch of 10,000 reads spends more here
+    # than in SQLite.
     return NumberState(
         mdn=mdn,
-        last_voided_at=_moment(voided),
+        last_voided_at=None if voided is None else _EPOCH + timedelta(milliseconds=voided),
         # The order keys matter only to fold a change in; a reader deciding skips them.
         pause_key=_key(pause_key) if with_keys else None,
         pause_type=_EVENT_TYPES[pause_type] if pause_type else None,
-        pause_since=_moment(pause_since),
+        pause_since=None if pause_since is None else _EPOCH + timedelta(milliseconds=pause_since),
         new_mdn=new_mdn,
         new_mdn_key=_key(new_mdn_key) if with_keys else None,
-        undeliverable_at=_moment(failed),
-        active_again_at=_moment(active),
+        undeliverable_at=None if failed is None else _EPOCH + timedelta(milliseconds=failed),
+        active_again_at=None if active is None else _EPOCH + timedelta(milliseconds=active),
     )
 
 
