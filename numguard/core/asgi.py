@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from granian.constants import Interfaces, Loops
+from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
@@ -59,6 +59,9 @@ def run(
         target,
         factory=True,
         interface=Interfaces.ASGI,
+        # HTTP/1.1 only: detecting HTTP/2 waits for a first byte with no timeout, so a
+        # connection that never sent one was held for ever.
+        http=HTTPModes.http1,
         address=listener.host,
         port=listener.port,
         workers=listener.workers,

@@ -8,6 +8,7 @@ a token get a number's decision).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sqlite3
@@ -205,6 +206,28 @@ def test_slow_clients_are_closed_after_the_header_timeout_while_health_answers(
     assert closed == len(held)
     with client(api[0], token=None) as http:
         assert http.get("/healthz").json()["status"] == "ok"
+
+
+def test_idle_connections_are_closed_after_the_header_timeout(
+    api: tuple[str, subprocess.Popen[str]],
+) -> None:
+    # A connection that never sends a byte, and one kept alive after its request: each
+    # would hold a socket for ever (HTTP/2 detection used to wait for a first byte
+    # without any timeout).
+    url = urlsplit(api[0])
+    silent = [socket.create_connection((url.hostname, url.port)) for _ in range(50)]
+    kept_alive = socket.create_connection((url.hostname, url.port))
+    kept_alive.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answered = b""
+    while b'"status"' not in answered:
+        answered += kept_alive.recv(65536)
+    assert responses(answered) == [200]
+    time.sleep(HEADER_TIMEOUT_SECONDS + 1.0)
+    for connection in [*silent, kept_alive]:
+        connection.settimeout(2)
+        with contextlib.suppress(ConnectionResetError):  # a reset is a close too
+            assert connection.recv(1024) == b""  # closed by the server
+        connection.close()
 
 
 def test_health_is_503_when_the_store_stops_answering(tmp_path: Path) -> None:
