@@ -18,11 +18,11 @@ from fastapi import FastAPI, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from numguard.consumer.api.limits import BearerToken, BodyLimit, RequestMetrics
-from numguard.consumer.api.metrics import ApiMetrics
+from numguard.consumer.api.metrics import ApiMetrics, exposition
 from numguard.consumer.api.models import (
     MAX_BATCH_ITEMS,
     Answer,
@@ -165,7 +165,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
-        return Response(generate_latest(settings.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(settings.registry), media_type=CONTENT_TYPE_LATEST)
 
     # The last added runs first: metrics see every answer, the token is checked before
     # the body is read.

@@ -1,12 +1,37 @@
-"""The API's Prometheus metrics."""
+"""The API's Prometheus metrics, one set for all workers.
+
+With several worker processes each counts in its own files under a directory they
+share (prometheus_client's multiprocess mode), and /metrics sums them: whichever
+worker answers a scrape, it shows every worker's counts.
+"""
 
 from __future__ import annotations
 
 import collections
+import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from numguard.consumer.store.rules import Verdict
+
+# prometheus_client's own variable: the directory the workers' counts are written in.
+SHARED_DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def count_in_shared_directory() -> None:
+    """Make the metrics created from now on in this process count in the shared
+    directory. A worker forked from the command line inherited a client set up before
+    the directory was named, so it is switched here, before any metric exists."""
+    values.ValueClass = values.MultiProcessValue()
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """What /metrics answers: `registry`'s metrics, summed over the workers if shared."""
+    if directory := os.environ.get(SHARED_DIRECTORY_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, directory)
+    return generate_latest(registry)
 
 
 class ApiMetrics:

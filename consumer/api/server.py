@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from numguard.consumer.api.app import ApiSettings, create_app
+from numguard.consumer.api.metrics import SHARED_DIRECTORY_ENV, count_in_shared_directory
 from numguard.consumer.api.pool import StorePool
 from numguard.consumer.store.rules import Verdict
 from numguard.core import logs
@@ -63,14 +65,32 @@ def serve(settings: ServeSettings, on_start: Callable[[str], None]) -> None:
     listener = Listener(settings.host, settings.port, settings.workers,
                         settings.header_timeout_seconds, settings.max_in_flight,
                         settings.log_level)  # fmt: skip
-    run("numguard.consumer.api.server:app_from_environment", listener, SETTINGS_ENV,
-        asdict(settings), on_start)  # fmt: skip
+    with _shared_metrics_directory(settings.workers):
+        run("numguard.consumer.api.server:app_from_environment", listener, SETTINGS_ENV,
+            asdict(settings), on_start)  # fmt: skip
+
+
+@contextmanager
+def _shared_metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, a fresh directory for their counts (one the operator named
+    in PROMETHEUS_MULTIPROC_DIR is used as it is), removed when the server stops."""
+    if workers == 1 or os.environ.get(SHARED_DIRECTORY_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="numguard-serve-metrics-") as directory:
+        os.environ[SHARED_DIRECTORY_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[SHARED_DIRECTORY_ENV]
 
 
 def app_from_environment() -> FastAPI:
     """The worker's application, from the settings the command line checked."""
     settings = ServeSettings(**json.loads(os.environ[SETTINGS_ENV]))
     logs.configure(settings.log_level, settings.log_format)
+    if os.environ.get(SHARED_DIRECTORY_ENV):
+        count_in_shared_directory()
     token = os.environ.get(settings.token_env) or None
     logs.redact(token)
     pool = StorePool(settings.store_url, settings.pool_size)

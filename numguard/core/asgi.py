@@ -8,21 +8,28 @@ app factory named by `target` builds each worker's application from it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
 
+from numguard.core.signals import die_with_parent
+
 WORKER_START_SECONDS = 60
+_FACTORY_ENV = "NUMGUARD_ASGI_FACTORY"  # module:function that builds a worker's app
+_SERVER_PID_ENV = "NUMGUARD_ASGI_SERVER_PID"
 # A client has this long to send a request's headers, on a new or a kept-alive
 # connection; then the connection is closed (slow or idle clients hold no worker).
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
@@ -55,8 +62,10 @@ def run(
     """Serve `target` (module:factory) until SIGTERM or SIGINT, each worker's factory
     reading `settings` from `settings_env`; `on_start(url)` once the socket listens."""
     os.environ[settings_env] = json.dumps(settings)
+    os.environ[_FACTORY_ENV] = target
+    os.environ[_SERVER_PID_ENV] = str(os.getpid())
     server = Server(
-        target,
+        "numguard.core.asgi:worker_app",
         factory=True,
         interface=Interfaces.ASGI,
         # HTTP/1.1 only: detecting HTTP/2 waits for a first byte with no timeout, so a
@@ -79,6 +88,18 @@ def run(
                              daemon=True)  # fmt: skip
     server.on_startup(ready.start)
     server.serve()
+
+
+def worker_app() -> Any:
+    """In each worker: tied to the server process (a server killed with SIGKILL leaves
+    no worker holding the port), then the application from the factory `run` named."""
+    # SIGKILL: a worker still building its app would lose a SIGTERM (its handler only
+    # stops a server that is running), and a worker without its server has no use.
+    die_with_parent(signal.SIGKILL)
+    if os.getppid() != int(os.environ[_SERVER_PID_ENV]):
+        os._exit(1)  # the server died before the tie was made: nothing to serve for
+    module, factory = os.environ[_FACTORY_ENV].split(":")
+    return getattr(importlib.import_module(module), factory)()
 
 
 def _announce_when_accepting(listener: Listener, on_start: Callable[[str], None]) -> None:

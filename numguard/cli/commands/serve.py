@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workers", type=int, default=1, metavar="N",
         help="worker processes (default 1; one per core for the most lookups a second; "
-        "each keeps its own counters, so /metrics shows the worker that answered it)",
+        "/metrics sums every worker's counts)",
     )  # fmt: skip
     parser.add_argument(
         "--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT_SECONDS,

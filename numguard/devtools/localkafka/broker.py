@@ -8,7 +8,6 @@ readiness means an admin metadata call answered, not a sleep.
 from __future__ import annotations
 
 import base64
-import ctypes
 import logging
 import shutil
 import signal
@@ -22,6 +21,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from numguard.core.signals import die_with_parent
 from numguard.devtools.localkafka.jars import ensure_kafka_jars
 
 log = logging.getLogger(__name__)
@@ -97,14 +97,6 @@ def new_cluster_id() -> str:
             return candidate
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: Linux sends it SIGTERM when its parent dies,
-    so a killed test run leaves no broker behind."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     """True when a metadata request to `bootstrap` lists at least one broker."""
     quiet = logging.getLogger("numguard.devtools.localkafka.probe")
@@ -178,7 +170,7 @@ class LocalKafka:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if self.tie_to_parent else None,
+            preexec_fn=die_with_parent if self.tie_to_parent else None,
         )
         stdout.close()
         self._wait_until_ready(timeout)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +98,55 @@ def test_history_metrics_and_openapi(api: tuple[str, subprocess.Popen[str]]) -> 
         assert {"/v1/numbers/{number}", "/v1/check", "/v1/numbers/{number}/history"} <= set(
             spec["paths"]
         )
+
+
+def test_metrics_count_every_worker_whichever_answers_the_scrape(
+    store: SqlStore, store_url: str
+) -> None:
+    batches, items, scrapes = 16, 2_000, 24
+    body = {"items": [{"number": "2025550199"}] * items}
+
+    def check(_: int) -> None:
+        with client(base) as http:  # a connection each, several at once: both workers answer
+            assert http.post("/v1/check", json=body).is_success
+
+    def allowed(_: int) -> float:
+        with client(base) as http:
+            metrics = http.get("/metrics").text
+        found = re.search(r'^numguard_api_decisions_total\{decision="allow"\} (\S+)$', metrics,
+                          re.MULTILINE)  # fmt: skip
+        return float(found.group(1)) if found else 0.0
+
+    with running_api(store_url, "--workers", "2") as (base, process):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(check, range(batches)))
+            counted = set(pool.map(allowed, range(scrapes)))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=START_TIMEOUT_SECONDS) == 0
+    assert counted == {float(batches * items)}
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def test_its_workers_end_when_the_server_is_killed(store: SqlStore, store_url: str) -> None:
+    with running_api(store_url, "--workers", "2") as (_base, process):
+        workers = children_of(process.pid)
+        assert len(workers) >= 2
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while (left := {w for w in workers if Path(f"/proc/{w}").exists()}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
 
 
 def test_sigterm_stops_it_and_its_logs_hold_no_number_or_token(
