@@ -192,7 +192,7 @@ async def _decide(
     settings: ApiSettings, metrics: ApiMetrics, items: list[tuple[str, Consent | None]]
 ) -> list[dict[str, str | list[str]]]:
     wanted = sorted({mdn for mdn, _ in items})
-    states = await settings.pool.run(lambda store: store.states(wanted)) if wanted else {}
+    states = await settings.pool.states(wanted) if wanted else {}
     no_data = None
     if any(consent is not None and mdn not in states for mdn, consent in items):
         # Only a number with no record and a consent needs the coverage.

@@ -2,23 +2,30 @@
 
 SQLite answers from the page cache in microseconds, so its lookups run on the event
 loop: a hop to a thread would cost more than the lookup. PostgreSQL is a network
-round trip, so its lookups run on at most `size` threads, each with its connection.
+round trip: the state lookups (every check) wait for it on the loop through at most
+`size` asynchronous connections (a hop to a thread and back cost more than the
+query, and its wait for the GIL made the tail); other reads run on at most `size`
+threads, each with its connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
+import psycopg
 
 from numguard.consumer.store import SqlStore, open_store
 from numguard.consumer.store.coverage import Coverage
+from numguard.consumer.store.rules import NumberState
+from numguard.consumer.store.sql import fold_state_rows
 from numguard.core.outages import Unreachable
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,11 @@ class StorePool:
         self.backend = first.backend
         self._where, self._is_outage = first.where, first.is_outage
         self._idle.put(first)
+        self._lookups: AsyncLookups | None = None
+        if self.backend != "sqlite":
+            # A store of its own, used on the loop only, to write the lookup statements
+            # for the store's columns.
+            self._lookups = AsyncLookups(url, size, open_store(url, create=False))
 
     @contextmanager
     def store(self) -> Iterator[SqlStore]:
@@ -53,6 +65,13 @@ class StorePool:
                 store.close()
                 raise
             self._idle.put(store)
+
+    async def states(self, mdns: list[str]) -> dict[str, NumberState]:
+        """The states of `mdns` (see SqlStore.states). Raises Unreachable while the
+        database is."""
+        if self._lookups is None:
+            return self._with_store(lambda store: store.states(mdns))
+        return await self._lookups.states(mdns)
 
     async def run(self, work: Callable[[SqlStore], T]) -> T:
         """`work` with a store: on the loop for SQLite, on a pool thread otherwise.
@@ -78,6 +97,63 @@ class StorePool:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+    async def aclose(self) -> None:
+        self.close()
+        if self._lookups is not None:
+            await self._lookups.close()
+
+
+class AsyncLookups:
+    """At most `size` asynchronous PostgreSQL connections for state lookups, opened as
+    needed; one that failed is dropped, and the next lookup opens a fresh one."""
+
+    def __init__(self, url: str, size: int, statements: SqlStore) -> None:
+        self._url, self._statements = url, statements
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+        self._statements_broken = False
+
+    async def states(self, mdns: list[str]) -> dict[str, NumberState]:
+        statements = self._statements_for(mdns)
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else None
+            try:
+                if connection is None:
+                    connection = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                found: dict[str, NumberState] = {}
+                async with connection.cursor() as cursor:
+                    for statement, params in statements:
+                        await cursor.execute(statement, params)
+                        fold_state_rows(await cursor.fetchall(), found)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                if connection is not None:
+                    await connection.close()
+                raise Unreachable(f"{self._statements.where} unreachable: {error}") from error
+            except BaseException:
+                if connection is not None:  # its state is unknown: not for the next lookup
+                    await connection.close()
+                raise
+            self._idle.append(connection)
+            return found
+
+    def _statements_for(self, mdns: list[str]) -> list[tuple[str, list[str]]]:
+        # Only a store not yet upgraded makes this read the database (its columns).
+        try:
+            if self._statements_broken:
+                self._statements.reconnect()
+                self._statements_broken = False
+            return list(self._statements.state_reads(mdns))
+        except Exception as error:
+            if not self._statements.is_outage(error):
+                raise
+            self._statements_broken = True
+            raise Unreachable(f"{self._statements.where} unreachable: {error}") from error
+
+    async def close(self) -> None:
+        self._statements.close()
+        while self._idle:
+            await self._idle.pop().close()
 
 
 class CoverageCache:

@@ -102,7 +102,7 @@ def app_from_environment() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        pool.close()
+        await pool.aclose()
 
     app = create_app(api)
     app.router.lifespan_context = lifespan

@@ -191,6 +191,19 @@ def _state_from_row(row: tuple[Any, ...], with_keys: bool = True) -> NumberState
     )
 
 
+def fold_state_rows(rows: list[tuple[Any, ...]], found: dict[str, NumberState]) -> None:
+    """Add the rows of one of SqlStore.state_reads' statements to `found`: a state
+    row (its last column 0) or a count of the number's open unreadable events."""
+    holds: dict[str, int] = {}
+    for row in rows:
+        if row[-1]:
+            holds[row[0]] = int(row[-1])
+        else:
+            found[row[0]] = _state_from_row(row[:-1], with_keys=False)
+    for mdn, count in holds.items():
+        found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=count)
+
+
 def _state_to_row(state: NumberState, now_ms: int) -> tuple[Any, ...]:
     return (
         state.mdn,
@@ -435,23 +448,23 @@ class SqlStore:
     def _read_states(self, cursor: Any, mdns: list[str]) -> dict[str, NumberState]:
         """States and open unreadable-event holds together, a statement a chunk."""
         found: dict[str, NumberState] = {}
+        for statement, params in self.state_reads(mdns):
+            cursor.execute(statement, params)
+            fold_state_rows(cursor.fetchall(), found)
+        return found
+
+    def state_reads(self, mdns: list[str]) -> Iterator[tuple[str, list[str]]]:
+        """The statements (and their parameters) that read the states of `mdns`, one a
+        chunk; each statement's rows go to fold_state_rows. For readers with their own
+        connection (the API's asynchronous PostgreSQL reads)."""
         for start in range(0, len(mdns), self._LOOKUP_CHUNK):
             chunk = mdns[start : start + self._LOOKUP_CHUNK]
             marks = ", ".join("?" for _ in chunk)
-            cursor.execute(self._db.sql(
+            yield self._db.sql(
                 f"SELECT {self._state_columns}, 0 FROM number_state WHERE mdn IN ({marks}) "
                 "UNION ALL SELECT mdn, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
                 f"FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
-            ), chunk + chunk)  # fmt: skip
-            holds: dict[str, int] = {}
-            for row in cursor.fetchall():
-                if row[-1]:
-                    holds[row[0]] = int(row[-1])
-                else:
-                    found[row[0]] = _state_from_row(row[:-1], with_keys=False)
-            for mdn, count in holds.items():
-                found[mdn] = replace(found.get(mdn) or NumberState(mdn), unreadable=count)
-        return found
+            ), chunk + chunk  # fmt: skip
 
     def consumer_groups(self) -> list[str]:
         """The consumer groups whose offsets this store holds."""
