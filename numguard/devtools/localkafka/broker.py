@@ -8,11 +8,9 @@ readiness means an admin metadata call answered, not a sleep.
 from __future__ import annotations
 
 import base64
-import ctypes
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +21,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from numguard.devtools.localkafka.jars import ensure_kafka_jars
+from numguard.devtools.processes import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +81,6 @@ class PortTaken(BrokerStartError):
     """The broker exited because its port was taken."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def new_cluster_id() -> str:
     """A KRaft cluster id: a UUID in URL-safe base64. One that starts with "-" would
     be read as an option by kafka-storage, so draw again."""
@@ -95,14 +88,6 @@ def new_cluster_id() -> str:
         candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not candidate.startswith("-"):
             return candidate
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: Linux sends it SIGTERM when its parent dies,
-    so a killed test run leaves no broker behind."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
@@ -178,7 +163,7 @@ class LocalKafka:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if self.tie_to_parent else None,
+            preexec_fn=die_with_parent if self.tie_to_parent else None,
         )
         stdout.close()
         self._wait_until_ready(timeout)
