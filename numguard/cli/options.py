@@ -60,7 +60,8 @@ def add_kafka_options(parser: argparse.ArgumentParser, *, publishes: bool = Fals
     group.add_argument(
         "--schema-registry-url",
         metavar="URL",
-        default=os.environ.get("NUMGUARD_SCHEMA_REGISTRY_URL"),
+        # Empty is unset, as docker-compose.yml passes it when no registry is wanted.
+        default=os.environ.get("NUMGUARD_SCHEMA_REGISTRY_URL") or None,
         help="write Confluent Schema Registry framing instead of Avro single-object encoding "
         "(env NUMGUARD_SCHEMA_REGISTRY_URL)",
     )

@@ -24,6 +24,8 @@ from numguard.devtools.localregistry.server import (
 )
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.registry
+
 CHILD_SECONDS = 180
 
 
