@@ -65,30 +65,34 @@ def register_value_schema(
     """Set `subject`'s compatibility (unless None: left as the registry has it), then
     register `schema_text` (an Avro schema called `name` in messages) normalized; return
     its schema id. Raises SchemaRejected with the registry's reason."""
+    step = f"set the compatibility of subject {subject} to {compatibility}"
     try:
         if compatibility is not None:
             registry.set_compatibility(subject, compatibility)
+        step = f"register {name} for subject {subject}"
         schema = Schema(schema_text, "AVRO")
         return registry.register_schema(subject, schema, normalize_schemas=True)
     except SchemaRegistryError as error:
-        raise SchemaRejected(_refusal(error, subject, name, compatibility)) from error
+        raise SchemaRejected(_refusal(error, step, subject, name, compatibility)) from error
     except httpx.HTTPError as error:  # retried by the client before it gives up
         raise SchemaRejected(
-            f"the schema registry could not be reached to register {name} for subject "
-            f"{subject}: {error}"
+            f"the schema registry could not be reached to {step}: {error}"
         ) from error
 
 
-def _refusal(error: SchemaRegistryError, subject: str, name: str, compatibility: str | None) -> str:
+def _refusal(
+    error: SchemaRegistryError, step: str, subject: str, name: str, compatibility: str | None
+) -> str:
     # One line; Confluent's registry quotes the whole earlier schema after its reasons.
     reason = " ".join(str(error.error_message).split()).partition("{oldSchema")[0]
     if len(reason) > _REASON_CHARACTERS:
         reason = reason[:_REASON_CHARACTERS] + "…"
-    if error.http_status_code == _INCOMPATIBLE:
+    registering = step.startswith("register")
+    if registering and error.http_status_code == _INCOMPATIBLE:
         level = compatibility or "the subject's"
         what = f"refused {name} for subject {subject} as incompatible ({level} compatibility)"
-    elif error.http_status_code == _INVALID:
+    elif registering and error.http_status_code == _INVALID:
         what = f"refused {name} for subject {subject} as invalid"
     else:
-        what = f"did not register {name} for subject {subject} (HTTP {error.http_status_code})"
+        what = f"did not {step} (HTTP {error.http_status_code})"
     return f"the schema registry {what}: {reason}"

@@ -13,6 +13,7 @@ from typing import Any
 import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import to_parsing_canonical_form
 
 from numguard.devtools.processes import free_port
@@ -170,7 +171,7 @@ def test_an_incompatible_schema_is_refused_with_a_clear_error(
 
 def test_an_unreachable_registry_is_a_refusal_naming_it(topic: str) -> None:
     closed = SchemaRegistryClient({"url": f"http://127.0.0.1:{free_port()}", "max.retries": 0})
-    with pytest.raises(SchemaRejected, match=r"could not be reached to register v3 for subject"):
+    with pytest.raises(SchemaRejected, match=r"could not be reached to set the compatibility"):
         register_value_schema(closed, value_subject(topic), current_schema().text, "BACKWARD",
                               name="v3")  # fmt: skip
 
@@ -201,3 +202,22 @@ def test_the_level_is_set_before_the_schema_is_registered_normalized() -> None:
         ("set_compatibility", "t-value", "FULL"),
         ("register_schema", "t-value", True),
     ]
+
+
+class _Forbidding(_Recording):
+    """A registry whose credentials may register schemas but not change a subject's
+    configuration (Confluent's role-based access can be set so)."""
+
+    def set_compatibility(self, subject_name: str | None = None, level: str | None = None) -> str:
+        raise SchemaRegistryError(403, 40301, "User is denied operation Write on Subject")
+
+
+def test_a_level_the_registry_will_not_set_stops_registration_naming_that_step() -> None:
+    forbidding = _Forbidding()
+    with pytest.raises(SchemaRejected) as refused:
+        register_value_schema(forbidding, "t-value", "{}", "BACKWARD", name="v3")
+    assert str(refused.value) == (
+        "the schema registry did not set the compatibility of subject t-value to BACKWARD "
+        "(HTTP 403): User is denied operation Write on Subject"
+    )
+    assert forbidding.calls == []  # nothing registered under a level it could not set
