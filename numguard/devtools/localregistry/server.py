@@ -101,7 +101,9 @@ def find_java() -> str:
 def registry_answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
     """True when the Confluent API at `url` lists its subjects."""
     try:
-        return httpx.get(f"{url}/subjects", timeout=timeout).status_code == httpx.codes.OK
+        # A loopback probe: no proxy from the environment may stand in between.
+        answer = httpx.get(f"{url}/subjects", timeout=timeout, trust_env=False)
+        return answer.status_code == httpx.codes.OK
     except httpx.HTTPError:
         return False
 
