@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint rules install install-test kafka-jars clean
+.PHONY: demo test lint rules install install-test kafka-jars registry-app clean
 
 demo: install  ## run the whole flow on a local Kafka with sample data
 	$(BIN)/numguard demo
 
-test: install-test kafka-jars lint rules  ## install everything the tests need, then run them
+test: install-test kafka-jars registry-app lint rules  ## install everything the tests need, then run them
 	$(BIN)/pytest
 
 rules: install  ## check the Prometheus alert rules and run their unit tests
@@ -39,6 +39,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 kafka-jars: install  ## fetch the pinned Apache Kafka jars (cached after the first run)
 	$(BIN)/python -m numguard.devtools.localkafka.jars
+
+registry-app: install  ## fetch the pinned Apicurio Registry, the tests' schema registry (cached)
+	$(BIN)/python -m numguard.devtools.localregistry.app
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -6,7 +6,8 @@ Two wire framings, both decoded transparently:
   CRC-64-AVRO fingerprint of the writer schema, then the Avro body. Any Avro
   reader holding the schema files in this package can decode it, no server needed.
 * Confluent Schema Registry framing: 0x00, a 4-byte big-endian schema id, then
-  the body. Used when a registry URL is configured.
+  the body. Used when a registry URL is configured; the schema is registered under
+  `<topic>-value` with the subject's compatibility set first (see registry.py).
 
 The bodies are written and read with fastavro directly: confluent-kafka's own
 AvroSerializer/AvroDeserializer are several times slower on this workload.
@@ -23,11 +24,17 @@ from importlib import resources
 from typing import Any
 
 import fastavro
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from numguard.schemas.events import E164, EventType, StateChange
+from numguard.schemas.registry import (
+    DEFAULT_COMPATIBILITY,
+    Compatibility,
+    register_value_schema,
+    value_subject,
+)
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -119,25 +126,46 @@ def from_record(record: dict[str, Any]) -> StateChange:
 class EventCodec:
     """Encode with the current schema; decode anything written with a known one.
 
-    With `registry` set, encode registers the current schema under `subject`
-    once and writes Confluent framing; decode still reads single-object bytes.
+    With `registry` set, the current schema is registered under `subject` once (by
+    `register()`, or the first encode), after setting the subject's `compatibility`
+    (None: left as the registry has it), and encode writes Confluent framing; decode
+    still reads single-object bytes.
     """
 
-    def __init__(self, registry: SchemaRegistryClient | None = None, subject: str = "") -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistryClient | None = None,
+        subject: str = "",
+        compatibility: Compatibility | None = DEFAULT_COMPATIBILITY,
+    ) -> None:
         self._writer = current_schema()
         self._by_fingerprint = {v.fingerprint: v.parsed for v in schema_versions()}
         self._registry = registry
         self._subject = subject
+        self._compatibility = compatibility
         self._registered_prefix: bytes | None = None
         self._by_registry_id: dict[int, Any] = {}
 
     @classmethod
-    def from_registry_url(cls, url: str | None, topic: str) -> EventCodec:
+    def from_registry_url(
+        cls,
+        url: str | None,
+        topic: str,
+        compatibility: Compatibility | None = DEFAULT_COMPATIBILITY,
+    ) -> EventCodec:
         """A codec for `topic`: registry framing when `url` is set, single-object otherwise."""
         if not url:
             return cls()
-        # new_client() also understands confluent-kafka's in-process "mock://" registry.
-        return cls(SchemaRegistryClient.new_client({"url": url}), subject=f"{topic}-value")
+        # new_client() also understands confluent-kafka's in-process "mock://" registry
+        # (which cannot set a compatibility level: pass None with it).
+        client = SchemaRegistryClient.new_client({"url": url})
+        return cls(client, value_subject(topic), compatibility)
+
+    def register(self) -> None:
+        """With a registry, register the current schema now: a command that publishes
+        calls this first, so a registry's refusal (registry.SchemaRejected) stops it
+        before it reads or publishes anything. Without one, nothing to do."""
+        self._prefix()
 
     def encode(self, change: StateChange) -> bytes:
         out = io.BytesIO()
@@ -175,9 +203,10 @@ class EventCodec:
         if self._registry is None:
             return SINGLE_OBJECT_MARKER + self._writer.fingerprint
         if self._registered_prefix is None:
-            schema_id = self._registry.register_schema(
-                self._subject, Schema(self._writer.text, "AVRO")
-            )
+            schema_id = register_value_schema(
+                self._registry, self._subject, self._writer.text, self._compatibility,
+                name=f"{_SCHEMA_PREFIX}{self._writer.version}.avsc",
+            )  # fmt: skip
             self._by_registry_id[schema_id] = self._writer.parsed
             self._registered_prefix = CONFLUENT_MAGIC + struct.pack(">I", schema_id)
         return self._registered_prefix

@@ -12,6 +12,7 @@ from numguard.core.kafka.topics import TopicNames, ensure_topics
 from tests.support.docker import docker_engine_answers
 from tests.support.kafka import kafka_for_tests
 from tests.support.postgres import fresh_postgres_database, local_postgres
+from tests.support.registry import registry_for_tests
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka broker for the whole session (see tests/support/kafka.py)."""
     with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Confluent-compatible Schema Registry for the whole session: SCHEMA_REGISTRY_URL,
+    testcontainers, or a local Apicurio Registry (see tests/support/registry.py). Tests
+    share it: each uses subjects of its own (fresh topics)."""
+    with registry_for_tests(tmp_path_factory.mktemp("registry")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -64,3 +64,30 @@ def test_the_mounted_crm_configuration_loads_with_the_compose_environment() -> N
     assert (endpoint.name, endpoint.url, endpoint.secret) == ("crm", "https://crm.example/h", "s")
     service = COMPOSE["services"]["crm-notifier"]
     assert set(environment) <= set(service["environment"])
+
+
+def test_the_registry_profile_keeps_numguards_subject_configuration() -> None:
+    """The registry's default level is the one numguard sets on its subject, the producer
+    says so explicitly, and every service reading or writing events is pointed at the
+    registry by one variable (empty: no registry, single-object encoding)."""
+    from numguard.schemas.registry import DEFAULT_COMPATIBILITY
+
+    registry = COMPOSE["services"]["schema-registry"]
+    assert registry["profiles"] == ["registry"]
+    level = registry["environment"]["SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL"]
+    assert level == DEFAULT_COMPATIBILITY
+    producer = COMPOSE["services"]["producer"]["environment"]
+    assert producer["NUMGUARD_SCHEMA_COMPATIBILITY"] == level
+    for name in NUMGUARD_SERVICES:
+        environment = COMPOSE["services"][name].get("environment", {})
+        if "KAFKA_BOOTSTRAP_SERVERS" in environment:
+            url = environment.get("NUMGUARD_SCHEMA_REGISTRY_URL")
+            assert url == "${NUMGUARD_SCHEMA_REGISTRY_URL:-}", name
+    listener = registry["environment"]["SCHEMA_REGISTRY_LISTENERS"].rsplit(":", 1)[1]
+    assert f"http://schema-registry:{listener}" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_an_empty_registry_url_means_no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUMGUARD_SCHEMA_REGISTRY_URL", "")
+    args = build_parser().parse_args(["consume", "store"])
+    assert args.schema_registry_url is None  # so the configuration file still applies

@@ -63,6 +63,7 @@ def test_the_wheel_holds_one_import_root_with_its_data(wheel: Path) -> None:
     for wanted in ("numguard/py.typed", "numguard/producer/normalize.py",
                    "numguard/consumer/store/rules.py", "numguard/consumer/crm/notifier.py",
                    "numguard/schemas/codec.py", "numguard/devtools/localkafka/pom.xml",
+                   "numguard/devtools/localregistry/pom.xml",
                    "numguard/cli/__init__.py"):  # fmt: skip
         assert wanted in names
     assert any(n.startswith("numguard/schemas/avro/") and n.endswith(".avsc") for n in names)

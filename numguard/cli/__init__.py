@@ -37,6 +37,7 @@ from numguard.core.kafka.clients import set_client_settings
 from numguard.core.kafka.topics import TopicSetupError
 from numguard.core.outages import Unreachable
 from numguard.schemas.codec import CodecMisconfigured
+from numguard.schemas.registry import SchemaRejected
 
 log = logging.getLogger("numguard")
 
@@ -113,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"numguard: error: {error}\n")
     except (TopicSetupError, CodecMisconfigured) as error:  # a setup error: nothing to retry
         parser.exit(1, f"numguard: error: {error}\n")
+    except SchemaRejected as error:  # nothing can be published: fail closed, at once
+        parser.exit(1, f"numguard: error: {logs.scrub(str(error))}\n")
     except Unreachable as error:  # waited out for as long as allowed
         parser.exit(1, f"numguard: error: {error}\n")
     except KafkaException as error:

@@ -14,6 +14,13 @@ from numguard.consumer.store.rules import NoData, Verdict
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
 from numguard.core.times import parse_zone
+from numguard.schemas.codec import EventCodec
+from numguard.schemas.registry import (
+    COMPATIBILITY_LEVELS,
+    DEFAULT_COMPATIBILITY,
+    Compatibility,
+    compatibility_level,
+)
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -22,6 +29,10 @@ environment:
                                dead-letter topic is <topic>.dlq and the producer's
                                checkpoint topic <topic>.checkpoints
   NUMGUARD_SCHEMA_REGISTRY_URL Confluent-compatible Schema Registry (optional)
+  NUMGUARD_SCHEMA_COMPATIBILITY
+                               the compatibility level set on the subject
+                               <topic>-value when produce, ingest or receive
+                               register the schema there (default BACKWARD)
   NUMGUARD_STORE_URL           sqlite:///PATH (default sqlite:///numguard.sqlite3)
                                or postgresql://USER@HOST:PORT/DB
   Flags win over the environment."""
@@ -31,7 +42,9 @@ class UsageError(Exception):
     """A problem with how numguard was called: exit code 2."""
 
 
-def add_kafka_options(parser: argparse.ArgumentParser) -> None:
+def add_kafka_options(parser: argparse.ArgumentParser, *, publishes: bool = False) -> None:
+    """The cluster, the topic and the registry; `publishes`: a command that writes events,
+    and so registers their schema."""
     group = parser.add_argument_group("kafka")
     group.add_argument(
         "--bootstrap-servers",
@@ -47,10 +60,39 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--schema-registry-url",
         metavar="URL",
-        default=os.environ.get("NUMGUARD_SCHEMA_REGISTRY_URL"),
+        # Empty is unset, as docker-compose.yml passes it when no registry is wanted.
+        default=os.environ.get("NUMGUARD_SCHEMA_REGISTRY_URL") or None,
         help="write Confluent Schema Registry framing instead of Avro single-object encoding "
         "(env NUMGUARD_SCHEMA_REGISTRY_URL)",
     )
+    if publishes:
+        group.add_argument(
+            "--schema-compatibility", choices=COMPATIBILITY_LEVELS, metavar="LEVEL",
+            default=os.environ.get("NUMGUARD_SCHEMA_COMPATIBILITY"),
+            help="with a registry: the compatibility level numguard sets on the subject "
+            "<topic>-value before registering its schema there, normalized; a schema the "
+            f"registry refuses stops the command (one of {', '.join(COMPATIBILITY_LEVELS)}; "
+            f"env NUMGUARD_SCHEMA_COMPATIBILITY; default {DEFAULT_COMPATIBILITY})",
+        )  # fmt: skip
+
+
+def schema_compatibility(args: argparse.Namespace) -> Compatibility:
+    """The compatibility level chosen (the environment's value is checked here)."""
+    try:
+        return compatibility_level(str(args.schema_compatibility))
+    except ValueError as error:
+        raise UsageError(f"--schema-compatibility: {error}") from error
+
+
+def event_writer(args: argparse.Namespace, names: TopicNames) -> EventCodec:
+    """The codec of a command that publishes events. With a registry its schema is
+    registered now, so a refusal stops the command before it reads or publishes
+    anything (registry.SchemaRejected: one line, exit 1)."""
+    codec = EventCodec.from_registry_url(
+        args.schema_registry_url, names.events, schema_compatibility(args)
+    )
+    codec.register()
+    return codec
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:

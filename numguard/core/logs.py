@@ -66,5 +66,7 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # librdkafka reports every broker reconnect; keep its chatter to warnings.
     logging.getLogger("numguard.rdkafka").setLevel(max(root.level, logging.WARNING))
-    # httpx logs every request URL at INFO: useful at debug only.
-    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+    # httpx logs every request URL at INFO: useful at debug only. confluent-kafka's
+    # schema registry client uses its successor, httpx2, where installed.
+    for http_client in ("httpx", "httpx2"):
+        logging.getLogger(http_client).setLevel(max(root.level, logging.WARNING))

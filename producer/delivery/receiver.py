@@ -38,6 +38,7 @@ from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.delivery.failures import DeliveryFailure, undeliverable
 from numguard.schemas.codec import EventCodec
 from numguard.schemas.events import StateChange
+from numguard.schemas.registry import DEFAULT_COMPATIBILITY, Compatibility
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ReceiverSettings:
     bootstrap_servers: str
     topic: str
     schema_registry_url: str | None = None
+    schema_compatibility: Compatibility = DEFAULT_COMPATIBILITY
     twilio_token_env: str = "TWILIO_AUTH_TOKEN"
     infobip_user_env: str = "INFOBIP_DLR_USERNAME"
     infobip_password_env: str = "INFOBIP_DLR_PASSWORD"
@@ -101,7 +103,9 @@ class FailurePublisher:
         self._producer = Producer(idempotent_producer_config(settings.bootstrap_servers))
         self._timeout = settings.publish_timeout_seconds
         self._topic = settings.topic
-        self._codec = EventCodec.from_registry_url(settings.schema_registry_url, settings.topic)
+        self._codec = EventCodec.from_registry_url(
+            settings.schema_registry_url, settings.topic, settings.schema_compatibility
+        )
         self._lock = threading.Lock()  # the codec registers its schema once
 
     def publish(self, changes: list[StateChange]) -> None:

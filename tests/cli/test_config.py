@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from numguard.cli import config
+from numguard.cli import build_parser, config, options
 from numguard.cli.commands.config import EXAMPLE
 from numguard.cli.config.model import NumguardConfig
 from tests.support.commands import numguard as run_numguard
@@ -218,3 +218,44 @@ def test_a_crm_secret_missing_stops_only_the_commands_that_send_webhooks(
     refused = numguard("--config", str(path), "consume", "crm", "--until-idle", env=env)
     assert refused.returncode == 2
     assert "the environment variable HUB_SECRET is not set" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "file", "expected"),
+    [
+        (None, None, None, "BACKWARD"),
+        (None, None, "FULL", "FULL"),
+        (None, "NONE", "FULL", "NONE"),
+        ("FORWARD_TRANSITIVE", "NONE", "FULL", "FORWARD_TRANSITIVE"),
+    ],
+)
+def test_the_schema_compatibility_is_a_flag_then_the_environment_then_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    flag: str | None, env: str | None, file: str | None, expected: str,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("NUMGUARD_SCHEMA_COMPATIBILITY", raising=False)
+    if env is not None:
+        monkeypatch.setenv("NUMGUARD_SCHEMA_COMPATIBILITY", env)
+    path = tmp_path / "numguard.toml"
+    path.write_text(f'[kafka]\nschema_compatibility = "{file}"\n' if file else "")
+    argv = ["ingest", "x.csv", *(["--schema-compatibility", flag] if flag else [])]
+    args = build_parser().parse_args(argv)  # reads the environment, as main() does
+    config.apply(config.load(path), args)
+    assert options.schema_compatibility(args) == expected
+
+
+def test_a_schema_compatibility_that_is_no_level_is_refused_wherever_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "numguard.toml"
+    path.write_text('[kafka]\nschema_compatibility = "LOOSE"\n')
+    checked = numguard("config", "check", str(path))
+    assert checked.returncode == 1
+    assert "kafka.schema_compatibility: Input should be 'BACKWARD'" in checked.stdout
+    monkeypatch.setenv("NUMGUARD_SCHEMA_COMPATIBILITY", "LOOSE")
+    args = build_parser().parse_args(["produce", "--once"])
+    config.apply(config.load(None), args)
+    with pytest.raises(options.UsageError, match="--schema-compatibility: expected one of BACK"):
+        options.schema_compatibility(args)
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        build_parser().parse_args(["ingest", "x.csv", "--schema-compatibility", "LOOSE"])

@@ -18,6 +18,9 @@ bootstrap_servers = "kafka-1:9092,kafka-2:9092"
 # dead letters go to <topic>.dlq, checkpoints to <topic>.checkpoints
 topic = "numguard.number-state"
 # schema_registry_url = "http://schema-registry:8081"
+# the compatibility level set on the subject <topic>-value whenever numguard registers its
+# schema there (produce, ingest, receive); a schema the registry refuses stops the command
+# schema_compatibility = "BACKWARD"
 
 [kafka.client]                           # passed to librdkafka as they are
 "security.protocol" = "SASL_SSL"

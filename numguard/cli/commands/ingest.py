@@ -14,7 +14,6 @@ from numguard.producer.checkpoints import read_checkpoints
 from numguard.producer.delivery.codes import PermanentFailures
 from numguard.producer.ingest import FORMATS, ingest_files
 from numguard.producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
-from numguard.schemas.codec import EventCodec
 
 DESCRIPTION = """\
 Publish the rows of local carrier report files as events, in the order given.
@@ -90,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default numguard-ingest-<topic>-<host>)",
     )
     options.add_codes_option(parser)
-    options.add_kafka_options(parser)
+    options.add_kafka_options(parser, publishes=True)
     parser.set_defaults(handler=run)
 
 
@@ -105,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     publisher = ReportPublisher(
         transactional_producer_config(bootstrap, transactional_id),
         names,
-        EventCodec.from_registry_url(args.schema_registry_url, names.events),
+        options.event_writer(args, names),
         rows_per_transaction=args.rows_per_transaction,
     )
     try:

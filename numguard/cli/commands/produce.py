@@ -29,7 +29,6 @@ from numguard.producer.poller import Poller
 from numguard.producer.publish import DEFAULT_ROWS_PER_TRANSACTION, ReportPublisher
 from numguard.producer.sources.base import Source
 from numguard.producer.sources.http import RetryPolicy
-from numguard.schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +207,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Kafka transactional.id (default numguard-produce-<topic>-<host>); a second "
         "producer with the same id fences the first",
     )  # fmt: skip
-    options.add_kafka_options(parser)
+    options.add_kafka_options(parser, publishes=True)
     parser.set_defaults(handler=run)
 
 
@@ -277,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = ProducerMetrics()
     publisher = ReportPublisher(
         transactional_producer_config(bootstrap, transactional_id), names,
-        EventCodec.from_registry_url(args.schema_registry_url, names.events),
+        options.event_writer(args, names),
         rows_per_transaction=args.rows_per_transaction, metrics=metrics,
     )  # fmt: skip
     poller = Poller(

@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     options.add_codes_option(parser)
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="worker processes (default 1)")  # fmt: skip
-    options.add_kafka_options(parser)
+    options.add_kafka_options(parser, publishes=True)
     parser.set_defaults(handler=run_receive)
 
 
@@ -96,7 +96,8 @@ def run_receive(args: argparse.Namespace) -> int:
     names = options.topic_names(args)
     settings = ReceiverSettings(
         bootstrap_servers=bootstrap, topic=names.events,
-        schema_registry_url=args.schema_registry_url, public_url=args.public_url,
+        schema_registry_url=args.schema_registry_url,
+        schema_compatibility=options.schema_compatibility(args), public_url=args.public_url,
         codes=options.code_overrides(args), log_level=args.log_level, log_format=args.log_format,
     )  # fmt: skip
     credentials = Credentials.from_environment(settings)
@@ -112,6 +113,7 @@ def run_receive(args: argparse.Namespace) -> int:
         log.info("listening beyond loopback: every report is authenticated (%s)",
                  ", ".join(enabled))  # fmt: skip
     ensure_topics(base_config(bootstrap), names)
+    options.event_writer(args, names)  # registered before listening: a refusal stops it here
     port = args.port or free_port(args.host)
     listener = Listener(args.host, port, args.workers, DEFAULT_HEADER_TIMEOUT_SECONDS,
                         log_level=args.log_level)  # fmt: skip

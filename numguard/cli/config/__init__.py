@@ -31,6 +31,7 @@ FLAGS = {
     "kafka.bootstrap_servers": "bootstrap_servers",
     "kafka.topic": "topic",
     "kafka.schema_registry_url": "schema_registry_url",
+    "kafka.schema_compatibility": "schema_compatibility",
     "store.url": "store",
     "rules.consent_day_zone": "consent_day_zone",
     "rules.no_data": "no_data",

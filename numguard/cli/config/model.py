@@ -15,6 +15,7 @@ from numguard.consumer.crm.config import Endpoint, NotifierSettings
 from numguard.consumer.store_consumer import DEFAULT_GROUP as DEFAULT_STORE_GROUP
 from numguard.core.settings import EnvName, Integer, Port, Seconds, Settings, Text
 from numguard.core.times import parse_zone
+from numguard.schemas.registry import DEFAULT_COMPATIBILITY, Compatibility
 
 DEFAULT_TOPIC = "numguard.number-state"
 DEFAULT_STORE = "sqlite:///numguard.sqlite3"
@@ -32,6 +33,8 @@ class Kafka(Settings):
     bootstrap_servers: Text | None = None
     topic: Text = DEFAULT_TOPIC
     schema_registry_url: Text | None = None
+    # Set on the subject whenever numguard registers its schema (produce, ingest, receive).
+    schema_compatibility: Compatibility = DEFAULT_COMPATIBILITY
     # librdkafka setting -> the environment variable holding its value (before `client`,
     # whose check needs to know which settings these fill).
     client_secret_env: dict[str, EnvName] = Field(default_factory=dict)

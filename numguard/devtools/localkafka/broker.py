@@ -11,7 +11,6 @@ import base64
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from numguard.core.signals import die_with_parent
 from numguard.devtools.localkafka.jars import ensure_kafka_jars
+from numguard.devtools.processes import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,6 @@ class BrokerStartError(RuntimeError):
 
 class PortTaken(BrokerStartError):
     """The broker exited because its port was taken."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def new_cluster_id() -> str:
