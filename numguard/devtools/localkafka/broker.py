@@ -20,7 +20,6 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from numguard.core.signals import die_with_parent
 from numguard.devtools.localkafka.jars import ensure_kafka_jars
 from numguard.devtools.processes import die_with_parent, free_port
 
