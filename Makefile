@@ -23,6 +23,12 @@ lint: install-test  ## ruff (each file once: the linked folders are linted where
 		POSTGRES_PASSWORD=unused docker compose config --quiet && echo "docker-compose.yml: valid"; \
 	else echo "docker-compose.yml: no compose plugin here; checked by tests/test_compose.py only"; fi
 
+BOMBARDIER := github.com/codesenberg/bombardier@v1.2.6
+
+bench: install-test kafka-jars  ## every stage's throughput beside its reference (about 30 min)
+	go install $(BOMBARDIER)
+	PATH="$$(go env GOPATH)/bin:$$PATH" $(BIN)/python -m bench
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 

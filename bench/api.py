@@ -65,6 +65,20 @@ def in_process_lookups(url: str, numbers: list[str], seconds: float = 3.0) -> fl
     return done / (time.perf_counter() - started)
 
 
+def in_process_batch(url: str, numbers: list[str], size: int, seconds: float = 3.0) -> float:
+    """Numbers a second decided in batches of `size`, no HTTP: the batch ceiling."""
+    store = open_store(url, create=False)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        batch = [numbers[(done + i) * 37 % len(numbers)] for i in range(size)]
+        states = store.states(sorted(set(batch)))
+        for mdn in batch:
+            decide(mdn, states.get(mdn), None)
+        done += size
+    store.close()
+    return done / (time.perf_counter() - started)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -112,6 +126,7 @@ def bench_api(
     mdns = fill_store(url, numbers)
     results: dict[str, float] = {"api_store_numbers": numbers, "api_workers": workers}
     results["api_in_process_lookups_per_s"] = in_process_lookups(url, mdns)
+    results["api_in_process_batch_per_s"] = in_process_batch(url, mdns, 10_000)
     port = free_port()
     trivial = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "asyncio",
                "--workers", str(workers), "--port", str(port), "--log-level", "error",

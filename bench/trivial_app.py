@@ -11,3 +11,8 @@ app = FastAPI()
 @app.get("/ping")
 async def ping() -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+@app.post("/hook", status_code=204)
+async def hook() -> None:
+    """A webhook receiver that answers at once: the ceiling for `consume crm`."""
