@@ -149,10 +149,11 @@ def test_a_report_listed_elsewhere_gets_its_carrier_from_its_metadata() -> None:
 
 
 def test_pacing_avoids_throttling_and_a_429_retry_after_is_waited_out() -> None:
-    # The simulator's pacing needs its real clock. Pacer 0.25 s against a 0.1 s limit
-    # leaves 0.15 s for jitter on loopback.
-    with simulator(clock=time.time, infobip_min_interval=0.1) as sim:
-        with infobip(sim, pacer=Pacer(0.25), page_size=1000) as paced:
+    # The simulator's pacing needs its real clock. Pacer 0.75 s against a 0.5 s limit
+    # leaves 0.25 s for jitter; the unpaced client's first request must come within
+    # 0.5 s of the last paced one, even on a loaded machine.
+    with simulator(clock=time.time, infobip_min_interval=0.5) as sim:
+        with infobip(sim, pacer=Pacer(0.75), page_size=1000) as paced:
             first, second, *_ = paced.reports(set())
             list(paced.rows(first))
             list(paced.rows(second))
