@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from numguard.core.checkpoints import Checkpoint
@@ -90,14 +91,23 @@ class SourceCoverage:
 @dataclass(frozen=True)
 class Coverage:
     sources: dict[str, SourceCoverage] = field(default_factory=dict)
+    # Answers already given: a scrub of a million contacts asks about a few hundred days.
+    _answers: dict[tuple[date, date], list[DayRange]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    @property
+    @cached_property
     def first_day(self) -> date | None:
         """The first day any source covered: before it, the store knows nothing."""
         return min((d for s in self.sources.values() if (d := s.first_day)), default=None)
 
     def uncovered(self, since: date, until: date) -> list[DayRange]:
         """The days from `since` to `until` (both included) that are not covered."""
+        if (answer := self._answers.get((since, until))) is None:
+            answer = self._answers[since, until] = self._uncovered(since, until)
+        return list(answer)
+
+    def _uncovered(self, since: date, until: date) -> list[DayRange]:
         if since > until:
             return []
         first = self.first_day

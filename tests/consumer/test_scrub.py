@@ -156,3 +156,31 @@ def test_us_dates_spreadsheet_numbers_and_a_given_format_are_read(
                    "opted_in", "-o", str(out), "--consent-format", "%d.%m.%Y")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert [r["numguard_decision"] for r in csv.DictReader(out.open())] == ["allow", "block"]
+
+
+def test_short_long_and_blank_rows_keep_their_place_and_never_fail_the_file(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    seed(store)
+    contacts = tmp_path / "ragged.csv"
+    contacts.write_text(
+        "name,phone,opted_in\n"
+        "Ann\n"  # no number: invalid, never allow
+        "Bob,2025550101,2024-01-01,an extra field\n"
+        "\n"
+        "Cy,2025550101\n"  # no consent date: any deactivation blocks
+    )
+    out = tmp_path / "scrubbed.csv"
+    result = scrub(store_url, str(contacts), "--number-column", "phone", "--consent-column",
+                   "opted_in", "-o", str(out), "--max-unparseable", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:4] == ["name", "phone", "opted_in", "numguard_decision"]
+    assert {len(row) for row in csv.reader(lines)} == {8}  # 3 columns + 5 added, each row
+    rows = list(csv.DictReader(lines))
+    got = [(r["name"], r["numguard_decision"], r["numguard_reason"]) for r in rows]
+    assert got == [
+        ("Ann", "invalid", "unparseable_number"),
+        ("Bob", "block", "deactivated"),
+        ("Cy", "block", "deactivated"),
+    ]
