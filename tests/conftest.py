@@ -9,8 +9,9 @@ import pytest
 from numguard.consumer.store import SqlStore, open_store
 from numguard.core.kafka.clients import base_config
 from numguard.core.kafka.topics import TopicNames, ensure_topics
+from numguard.devtools.localkafka.broker import LocalKafka
 from tests.support.docker import docker_engine_answers
-from tests.support.kafka import kafka_for_tests
+from tests.support.kafka import kafka_for_tests, secured_kafka_for_tests
 from tests.support.postgres import fresh_postgres_database, local_postgres
 from tests.support.registry import registry_for_tests
 
@@ -20,6 +21,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka broker for the whole session (see tests/support/kafka.py)."""
     with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A local broker with a TLS + SCRAM client listener, for the whole session."""
+    with secured_kafka_for_tests(tmp_path_factory.mktemp("secured-kafka")) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ from numguard.cli.options import UsageError
 from numguard.consumer.store import StoreMissing, StoreUrlError
 from numguard.core import logs
 from numguard.core.kafka.clients import set_client_settings
+from numguard.core.kafka.credentials import CredentialsRejected
 from numguard.core.kafka.topics import TopicSetupError
 from numguard.core.outages import Unreachable
 from numguard.schemas.codec import CodecMisconfigured
@@ -112,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"numguard: error: {error}\n")
     except (StoreMissing, StoreUrlError, config.ConfigError) as error:
         parser.exit(2, f"numguard: error: {error}\n")
+    except CredentialsRejected as error:  # no retry cures a wrong password: fail at once
+        parser.exit(2, f"numguard: error: {logs.scrub(str(error))}\n")
     except (TopicSetupError, CodecMisconfigured) as error:  # a setup error: nothing to retry
         parser.exit(1, f"numguard: error: {error}\n")
     except SchemaRejected as error:  # nothing can be published: fail closed, at once

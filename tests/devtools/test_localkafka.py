@@ -14,6 +14,7 @@ from numguard.devtools.localkafka.broker import (
     broker_answers,
     new_cluster_id,
 )
+from tests.support.kafka import SECURED_USER
 
 pytestmark = pytest.mark.kafka
 
@@ -44,3 +45,15 @@ def test_cluster_ids_never_start_with_a_dash() -> None:
     ids = [new_cluster_id() for _ in range(2000)]
     assert not [i for i in ids if i.startswith("-")]
     assert all(len(i) == 22 for i in ids)
+
+
+def test_a_secured_listener_takes_tls_and_scram_only(secured_kafka: LocalKafka) -> None:
+    bootstrap = secured_kafka.bootstrap_servers
+    assert broker_answers(bootstrap, client=secured_kafka.client_settings(SECURED_USER))
+    wrong = secured_kafka.client_settings(SECURED_USER, password="wrong-password")
+    assert not broker_answers(bootstrap, timeout=1, client=wrong)
+    assert not broker_answers(bootstrap, timeout=1)  # plain text on the TLS port
+    # Without the local CA (the system's CAs do not know it) the broker is not trusted.
+    settings = secured_kafka.client_settings(SECURED_USER)
+    untrusted = {k: v for k, v in settings.items() if k != "ssl.ca.location"}
+    assert not broker_answers(bootstrap, timeout=1, client=untrusted)

@@ -27,3 +27,19 @@ def kafka_for_tests(workdir: Path) -> Iterator[str]:
     else:
         with LocalKafka(workdir) as broker:
             yield broker.bootstrap_servers
+
+
+# The secured broker's one SCRAM user (a test credential, never a real one).
+SECURED_USER = "numguard-test"
+SECURED_PASSWORD = "scram-test-password-7f3a"
+# Small: other JVMs share the machine.
+SECURED_HEAP = "-Xmx384m"
+
+
+@contextmanager
+def secured_kafka_for_tests(workdir: Path) -> Iterator[LocalKafka]:
+    """A local broker whose client listener is SASL_SSL (SCRAM-SHA-512): always from the
+    jars, since the certificates and the user are made here."""
+    users = {SECURED_USER: SECURED_PASSWORD}
+    with LocalKafka(workdir, scram_users=users, heap=SECURED_HEAP) as broker:
+        yield broker

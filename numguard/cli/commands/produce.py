@@ -213,9 +213,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def feed_settings(args: argparse.Namespace) -> FeedSettings:
     """The flags, with the credentials read from the environment variables they name."""
-    infobip = args.infobip_url is not None
-    twilio = args.twilio_url is not None
-    govdelivery = args.govdelivery_url is not None
+    # An empty URL (a variable set to nothing, as compose does) turns its feed off.
+    infobip = bool(args.infobip_url)
+    twilio = bool(args.twilio_url)
+    govdelivery = bool(args.govdelivery_url)
     return FeedSettings(
         lookback_days=args.lookback_days,
         policy=RetryPolicy(attempts=args.retry_attempts,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from numguard.core.kafka.credentials import check_credentials, is_secured
+
 KafkaConfig = dict[str, Any]
 
 # librdkafka's own log lines go through Python logging under this name.
@@ -13,15 +15,23 @@ _RDKAFKA_LOGGER = logging.getLogger("numguard.rdkafka")
 
 # Security and tuning settings from the configuration file (kafka.client), for every client.
 _client_settings: KafkaConfig = {}
+# The clusters whose acceptance of those settings was checked (once per process).
+_checked: set[str] = set()
 
 
 def set_client_settings(settings: KafkaConfig) -> None:
     """Once at start-up: e.g. security.protocol, sasl.*, ssl.* for every client made later."""
     _client_settings.clear()
     _client_settings.update(settings)
+    _checked.clear()
 
 
 def base_config(bootstrap_servers: str) -> KafkaConfig:
+    """Every client's settings. On a secured connection, the first call for a cluster
+    checks that it accepts them (credentials.py): a refusal fails the command at once."""
+    if is_secured(_client_settings) and bootstrap_servers not in _checked:
+        check_credentials(bootstrap_servers, _client_settings)
+        _checked.add(bootstrap_servers)
     return {**_client_settings, "bootstrap.servers": bootstrap_servers, "logger": _RDKAFKA_LOGGER}
 
 

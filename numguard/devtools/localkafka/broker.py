@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from numguard.devtools.localkafka.jars import ensure_kafka_jars
+from numguard.devtools.localkafka.tls import BrokerCertificates, broker_certificates
 from numguard.devtools.processes import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,9 @@ _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+{listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs={data_dir}
 auto.create.topics.enable=false
 num.partitions=1
@@ -56,6 +55,27 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.cleaner.backoff.ms=1000
 """
+
+_PLAIN_LISTENERS = """\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"""
+
+# Clients on SASL_SSL (TLS, then SCRAM); the broker talks to itself in plain text on a
+# second loopback port, so it needs no credentials of its own.
+_SECURE_LISTENERS = """\
+listeners=PLAINTEXT://127.0.0.1:{internal_port},SASL_SSL://127.0.0.1:{port},\
+CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{internal_port},SASL_SSL://127.0.0.1:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms={mechanism}
+listener.name.sasl_ssl.{mechanism_lower}.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
+ssl.client.auth=none"""
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 _LOG4J2_PROPERTIES = """\
 status = warn
@@ -90,12 +110,16 @@ def new_cluster_id() -> str:
             return candidate
 
 
-def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a metadata request to `bootstrap` lists at least one broker."""
+def broker_answers(
+    bootstrap: str, timeout: float = 2.0, client: dict[str, Any] | None = None
+) -> bool:
+    """True when a metadata request to `bootstrap` lists at least one broker (`client`:
+    librdkafka settings such as a secured listener's)."""
     quiet = logging.getLogger("numguard.devtools.localkafka.probe")
     quiet.propagate = False
     quiet.setLevel(logging.CRITICAL)
-    settings: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": quiet}
+    settings: dict[str, Any] = {**(client or {}), "bootstrap.servers": bootstrap,
+                                "logger": quiet}  # fmt: skip
     admin = AdminClient(settings)
     try:
         return bool(admin.list_topics(timeout=timeout).brokers)
@@ -109,17 +133,52 @@ class LocalKafka:
     `workdir` keeps the configuration, the data and broker.log. A workdir that
     was formatted before is reused as it is (a used log directory will not
     re-format), so `numguard dev up` keeps its topics across restarts.
+
+    With `scram_users` (name -> password) the client listener on `port` is SASL_SSL:
+    TLS with a certificate for 127.0.0.1 signed by a CA made in the workdir (`ca_file`),
+    then SCRAM-SHA-512 for those users, created when the storage is formatted.
     """
 
     def __init__(
-        self, workdir: Path, port: int | None = None, *, tie_to_parent: bool = True
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        tie_to_parent: bool = True,
+        scram_users: dict[str, str] | None = None,
+        heap: str = HEAP,
     ) -> None:
         self.workdir = Path(workdir)
         self._port_chosen_here = port is None
         self.port = port or free_port()
         self.controller_port = free_port()
+        self.internal_port = free_port() if scram_users else self.port
         self.tie_to_parent = tie_to_parent
+        self.scram_users = dict(scram_users or {})
+        self.heap = heap
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def secured(self) -> bool:
+        return bool(self.scram_users)
+
+    @property
+    def certificates(self) -> BrokerCertificates:
+        return BrokerCertificates.in_dir(self.workdir / "tls")
+
+    @property
+    def ca_file(self) -> Path:
+        return self.certificates.ca_file
+
+    def client_settings(self, username: str, password: str | None = None) -> dict[str, Any]:
+        """librdkafka settings for the SASL_SSL listener as `username`."""
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanisms": SCRAM_MECHANISM,
+            "sasl.username": username,
+            "sasl.password": self.scram_users[username] if password is None else password,
+            "ssl.ca.location": str(self.ca_file),
+        }
 
     @property
     def bootstrap_servers(self) -> str:
@@ -139,6 +198,7 @@ class LocalKafka:
                 # Another process took a port between free_port() and the broker's bind.
                 log.warning("port taken before the broker bound it (attempt %d)", attempt)
                 self.port, self.controller_port = free_port(), free_port()
+                self.internal_port = free_port() if self.secured else self.port
         raise BrokerStartError(f"no free ports after {BIND_ATTEMPTS} attempts")
 
     def _start_once(self, timeout: float) -> LocalKafka:
@@ -149,7 +209,7 @@ class LocalKafka:
         config = self._write_config()
         base = [
             java,
-            HEAP,
+            self.heap,
             f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
             "-cp",
             classpath,
@@ -195,9 +255,20 @@ class LocalKafka:
     def _write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "server.properties"
+        if self.secured:
+            listeners = _SECURE_LISTENERS.format(
+                port=self.port, internal_port=self.internal_port,
+                controller_port=self.controller_port, mechanism=SCRAM_MECHANISM,
+                mechanism_lower=SCRAM_MECHANISM.lower(),
+                keystore=broker_certificates(self.workdir / "tls").keystore,
+            )  # fmt: skip
+        else:
+            listeners = _PLAIN_LISTENERS.format(
+                port=self.port, controller_port=self.controller_port
+            )
         config.write_text(
             _SERVER_PROPERTIES.format(
-                port=self.port,
+                listeners=listeners,
                 controller_port=self.controller_port,
                 data_dir=self.workdir / "data",
             )
@@ -209,8 +280,15 @@ class LocalKafka:
 
     def _format(self, base: list[str], config: Path) -> None:
         cluster_id = new_cluster_id()
+        # KRaft keeps SCRAM credentials in its metadata log: written once, at format time.
+        users = [
+            argument
+            for name, password in self.scram_users.items()
+            for argument in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+        ]
+        storage_tool = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id]
         result = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            [*storage_tool, "-c", str(config), *users],
             capture_output=True,
             text=True,
             timeout=FORMAT_TIMEOUT_SECONDS,
@@ -232,7 +310,7 @@ class LocalKafka:
                     f"the local Kafka broker exited with code {self.process.returncode}; "
                     f"last lines of {self.log_file}:\n{self._log_tail()}"
                 )
-            if broker_answers(self.bootstrap_servers, timeout=1.0):
+            if broker_answers(self.bootstrap_servers, timeout=1.0, client=self._probe_settings()):
                 return
             time.sleep(0.2)
         self.stop()
@@ -240,6 +318,10 @@ class LocalKafka:
             f"the local Kafka broker did not answer within {timeout:.0f} s; "
             f"last lines of {self.log_file}:\n{self._log_tail()}"
         )
+
+    def _probe_settings(self) -> dict[str, Any] | None:
+        """Ready means a client got through TLS and SCRAM, when the listener has them."""
+        return self.client_settings(next(iter(self.scram_users))) if self.secured else None
 
     def _log_tail(self, lines: int = 30) -> str:
         for candidate in (self.log_file, self.workdir / "broker.out"):
