@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from bench import stages
+from bench import report, stages
 from bench.report import Results, write
 from numguard.devtools.localkafka.broker import LocalKafka
 from numguard.devtools.localpostgres import local_postgres
@@ -80,7 +80,14 @@ def main() -> None:
         "--quick", action="store_true", help="small inputs, one run: a check that every stage runs"
     )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument(
+        "--render", action="store_true",
+        help="run nothing: write results.md and README's table again from results.json",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.render:
+        print(write(report.read(), files=True, readme=not args.no_readme))
+        return
     if args.quick:
         args.events, args.crm_events, args.api_numbers, args.repeat = 20_000, 1_000, 20_000, 1
     chosen = [stage.strip() for stage in args.stages.split(",") if stage.strip()]

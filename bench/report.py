@@ -7,7 +7,7 @@ import json
 import os
 import platform
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -49,8 +49,11 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     references: dict[str, float] = field(default_factory=dict)  # other ceilings measured
     settings: dict[str, object] = field(default_factory=dict)
+    recorded: dict[str, object] | None = None  # the machine of a run read back from JSON
 
     def machine(self) -> dict[str, object]:
+        if self.recorded is not None:
+            return self.recorded
         return {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(),
@@ -61,6 +64,14 @@ class Results:
             "sqlite": sqlite3.sqlite_version,
             **self.settings,
         }
+
+
+def read() -> Results:
+    """The last run's results.json, to write its tables again (after the notes changed)."""
+    document = json.loads((HERE / "results.json").read_text())
+    names = {f.name for f in fields(Row)}
+    rows = [Row(**{k: v for k, v in row.items() if k in names}) for row in document["stages"]]
+    return Results(rows, document["references"], recorded=document["machine"])
 
 
 def write(results: Results, *, files: bool, readme: bool) -> str:
