@@ -24,6 +24,11 @@ class StoreConsumerMetrics:
             "number answers hold (unreadable_event) until the message is redriven and applied",
             registry=registry,
         )  # fmt: skip
+        self.fenced = Counter(
+            "numguard_store_batches_fenced", "Batches not applied because another replica "
+            "had applied their partitions since (this one lost them in a rebalance it had not "
+            "seen yet); read again from the store's offsets", registry=registry,
+        )  # fmt: skip
         self.batch_duration = Histogram(
             "numguard_store_batch_duration_seconds", "Time to apply and commit one batch",
             registry=registry,
