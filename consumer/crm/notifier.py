@@ -257,6 +257,7 @@ class CrmNotifier:
         pending = sum(self.flow.progress[p].pending for p in gone if p in self.flow.progress)
         self.summary.abandoned += pending
         self._executor.cancel(lambda key: key[0] in gone)  # type: ignore[index]
+        self.flow.unpause(gone)
         self.flow.revoked(gone)
         log.info("revoked partitions %s (%d event(s) unfinished)", sorted(p for _, p in gone),
                  pending)  # fmt: skip
