@@ -167,6 +167,7 @@ class StoreConsumer:
         self._at_end: set[Partition] = set()
         self._outage_seconds = outage_seconds
         self._coverage = PendingCoverage()
+        self._leaving = False
         self.summary = ConsumeSummary()
 
     def run(
@@ -194,6 +195,7 @@ class StoreConsumer:
         finally:
             # Leaves the group so its partitions move on at once. Dead letters need no
             # flush here: each batch's were flushed before its offsets were stored.
+            self._leaving = True
             self._consumer.close()
         return self.summary
 
@@ -387,4 +389,9 @@ class StoreConsumer:
         self._coverage.drop()
         self._assigned -= gone
         self._at_end -= gone
+        if self._metrics is not None and not self._leaving:
+            # Its new owner reports its lag now: the replicas' lags add up to the group's.
+            # (Leaving, the process ends: its last lags stay for a last scrape.)
+            for topic, partition in gone:
+                self._metrics.lag.remove(self._group, topic, str(partition))
         consumer.unassign()

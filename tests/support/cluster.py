@@ -3,13 +3,19 @@ has caught up."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from numguard.consumer.store import open_store
 from numguard.devtools.localkafka.broker import LocalKafkaCluster
+from numguard.schemas.events import EventType, StateChange
+from tests.builders import change
 
 
 def busiest_leader(cluster: LocalKafkaCluster, topic: str, partitions: int) -> int:
@@ -45,3 +51,36 @@ def stop(process: subprocess.Popen[str], timeout: float) -> None:
     if process.poll() is None:
         process.kill()
         process.wait(timeout)
+
+
+def spread_changes(count: int, *, seed: int, numbers: int) -> list[StateChange]:
+    """`count` events of every kind over `numbers` numbers (a number changes several
+    times), in a random order."""
+    chance = random.Random(seed)
+    kinds = [t for t in EventType if t is not EventType.UNKNOWN]
+    changes = []
+    for position in range(count):
+        index, kind = chance.randrange(numbers), chance.choice(kinds)
+        changes.append(change(
+            kind, f"2024-{chance.randint(1, 12):02d}-{chance.randint(1, 28):02d}",
+            mdn=f"+1{202 + index // 10_000 % 700}555{index % 10_000:04d}",
+            new_mdn="+13035550199" if kind is EventType.NUMBER_CHANGED else None,
+            report_id=f"mcdn_deact_2024{chance.randint(1, 12):02d}01.csv", position=position,
+        ))  # fmt: skip
+    return changes
+
+
+def scrape_lag(port: int, topic: str) -> dict[int, float] | None:
+    """numguard_consumer_lag_messages of `topic` on a replica's /metrics, by partition
+    (None: not answering)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.TransportError:
+        return None
+    return {
+        int(sample.labels["partition"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "numguard_consumer_lag_messages"
+        for sample in family.samples
+        if sample.labels["topic"] == topic
+    }
