@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from numguard.core.kafka.outage import unreachable_gauge
+
 
 class StoreConsumerMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
@@ -37,6 +39,7 @@ class StoreConsumerMetrics:
             "numguard_consumer_lag_messages", "End offset minus the store's committed offset",
             ["group", "topic", "partition"], registry=registry,
         )  # fmt: skip
+        self.kafka_unreachable = unreachable_gauge(registry)
         self.numbers = Gauge(
             "numguard_store_numbers", "Numbers in the store by state with no consent date "
             "(deactivated, suspended, active; unreadable: held for an unreadable event)",

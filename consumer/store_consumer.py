@@ -151,11 +151,13 @@ class StoreConsumer:
         (a replay into a new store leaves it alone: it would only repeat it)."""
         self._group = str(consumer_config["group.id"])
         self._join_group = join_group
-        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds,
+                                  metrics.kafka_unreachable if metrics else None)  # fmt: skip
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq_config = dlq_producer_config
         self._dlq: DeadLetterWriter | None = None
-        self._state = StatePublisher(dlq_producer_config, names.state) if publish_state else None
+        self._state = (StatePublisher(dlq_producer_config, names.state, self._kafka)
+                       if publish_state else None)  # fmt: skip
         self._names = names
         self._store = store
         self._codec = codec

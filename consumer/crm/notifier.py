@@ -64,7 +64,8 @@ class CrmNotifier:
     ) -> None:
         """With from_state, read <topic>.state (written by `consume store`): each webhook
         then carries the number's resulting state after its change (data.state)."""
-        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds,
+                                  metrics.kafka_unreachable if metrics else None)  # fmt: skip
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq = DeadLetterWriter(dlq_producer_config, names.crm_dead_letter)
         self._from_state = from_state

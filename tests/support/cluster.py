@@ -3,6 +3,7 @@ has caught up."""
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -38,12 +39,16 @@ def stored_offsets(url: str, group: str, topic: str) -> dict[int, int]:
         store.close()
 
 
-def start_numguard(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[str]:
-    """`numguard ARGS` in the background: its JSON on a pipe (one line, at the end), its
-    log in a file (a full pipe would stall it)."""
-    with log.open("a") as stderr:
+def start_numguard(
+    env: dict[str, str], log: Path, *args: str, out: Path | None = None
+) -> subprocess.Popen[str]:
+    """`numguard ARGS` in the background: its JSON on a pipe (one line, at the end), or in
+    `out` (a command that prints a line a poll); its log in a file (a full pipe would
+    stall it)."""
+    with log.open("a") as stderr, (out or Path(os.devnull)).open("a") as lines:
         return subprocess.Popen([sys.executable, "-m", "numguard", *args], env=env,
-                                stdout=subprocess.PIPE, stderr=stderr, text=True)  # fmt: skip
+                                stdout=lines if out else subprocess.PIPE, stderr=stderr,
+                                text=True)  # fmt: skip
 
 
 def stop(process: subprocess.Popen[str], timeout: float) -> None:
@@ -84,3 +89,14 @@ def scrape_lag(port: int, topic: str) -> dict[int, float] | None:
         for sample in family.samples
         if sample.labels["topic"] == topic
     }
+
+
+def metric_value(port: int, name: str) -> float | None:
+    """A metric without labels on a process's /metrics (None: not answering, or absent)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.TransportError:
+        return None
+    found = [sample.value for family in text_string_to_metric_families(text)
+             for sample in family.samples if sample.name == name]  # fmt: skip
+    return found[0] if found else None
