@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from numguard.consumer.store import Consumed, Unreadable
 from numguard.consumer.store.rules import NumberState, decide
 from numguard.core.kafka.clients import KafkaConfig
+from numguard.core.kafka.outage import PROBE_SECONDS, KafkaOutage
 from numguard.core.times import parse_time
 from numguard.schemas.events import EventType, StateChange
 
@@ -96,8 +98,14 @@ def read_state_record(key: bytes | None, value: bytes | None) -> tuple[StateChan
 
 
 class StatePublisher:
-    def __init__(self, producer_config: KafkaConfig, topic: str) -> None:
-        self._producer = Producer(producer_config)
+    def __init__(
+        self, producer_config: KafkaConfig, topic: str, outage: KafkaOutage | None = None
+    ) -> None:
+        """With `outage` (the consumer's), records Kafka does not acknowledge because it is
+        unreachable are waited for as long as its budget allows, said once every
+        PROBE_SECONDS in its log line and gauge; without, for FLUSH_TIMEOUT_SECONDS."""
+        self._outage = outage
+        self._producer = Producer(outage.watching(producer_config) if outage else producer_config)
         self._topic = topic
         self._failed: list[KafkaError] = []
 
@@ -113,10 +121,27 @@ class StatePublisher:
                     break
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.1)
-        left = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
+        left = self._flush()
         if left or self._failed:
             problem = self._failed[0].str() if self._failed else f"{left} not acknowledged"
             raise StateNotPublished(f"state records not published to {self._topic}: {problem}")
+
+    def _flush(self) -> int:
+        """Flush, a slice at a time; how many records are left unacknowledged."""
+        started, waited = time.monotonic(), False
+        left = self._producer.flush(PROBE_SECONDS)
+        while left and not self._failed:
+            slow = time.monotonic() - started >= FLUSH_TIMEOUT_SECONDS
+            if self._outage is None and slow:
+                return left
+            if self._outage is not None and (slow or self._outage.since is not None):
+                # Every broker down (librdkafka said so), or no answer for long: an outage.
+                waited = True
+                self._outage.waiting(f"{left} state record(s) not acknowledged")
+            left = self._producer.flush(PROBE_SECONDS)
+        if waited and not left and self._outage is not None:
+            self._outage.over()
+        return left
 
     def _delivered(self, error: KafkaError | None, _message: Message) -> None:
         if error is not None:

@@ -25,7 +25,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 
 from numguard.consumer.metrics import StoreConsumerMetrics
 from numguard.consumer.state_topic import StateNotPublished, StatePublisher
-from numguard.consumer.store import Consumed, SqlStore, Unreadable, coverage
+from numguard.consumer.store import Consumed, Fenced, SqlStore, Unreadable, coverage
 from numguard.core.checkpoints import Checkpoint
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
@@ -69,21 +69,27 @@ class PendingCoverage:
     def __init__(self) -> None:
         self._rows: list[tuple[str, str, str, str]] = []
         self._offsets: dict[Partition, int] = {}
+        self._firsts: dict[Partition, int] = {}
 
     def add(self, record: Record) -> None:
         if (row := coverage_row(record)) is not None:
             self._rows.append(row)
         self._offsets[record.where] = record.offset + 1
+        self._firsts.setdefault(record.where, record.offset)
 
     def drop(self) -> None:
         """Partitions moved away: whoever owns them now reads these again."""
-        self._rows, self._offsets = [], {}
+        self._rows, self._offsets, self._firsts = [], {}, {}
 
-    def take(self, offsets: dict[Partition, int]) -> list[tuple[str, str, str, str]]:
-        """The rows to apply now; their offsets are added to `offsets`."""
+    def take(
+        self, offsets: dict[Partition, int], firsts: dict[Partition, int]
+    ) -> list[tuple[str, str, str, str]]:
+        """The rows to apply now; their offsets are added to `offsets`, and where they
+        start to `firsts`."""
         rows, self._rows = self._rows, []
         offsets.update(self._offsets)
-        self._offsets = {}
+        firsts.update(self._firsts)
+        self._offsets, self._firsts = {}, {}
         return rows
 
 
@@ -145,11 +151,13 @@ class StoreConsumer:
         (a replay into a new store leaves it alone: it would only repeat it)."""
         self._group = str(consumer_config["group.id"])
         self._join_group = join_group
-        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds,
+                                  metrics.kafka_unreachable if metrics else None)  # fmt: skip
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq_config = dlq_producer_config
         self._dlq: DeadLetterWriter | None = None
-        self._state = StatePublisher(dlq_producer_config, names.state) if publish_state else None
+        self._state = (StatePublisher(dlq_producer_config, names.state, self._kafka)
+                       if publish_state else None)  # fmt: skip
         self._names = names
         self._store = store
         self._codec = codec
@@ -161,6 +169,7 @@ class StoreConsumer:
         self._at_end: set[Partition] = set()
         self._outage_seconds = outage_seconds
         self._coverage = PendingCoverage()
+        self._leaving = False
         self.summary = ConsumeSummary()
 
     def run(
@@ -188,6 +197,7 @@ class StoreConsumer:
         finally:
             # Leaves the group so its partitions move on at once. Dead letters need no
             # flush here: each batch's were flushed before its offsets were stored.
+            self._leaving = True
             self._consumer.close()
         return self.summary
 
@@ -215,6 +225,7 @@ class StoreConsumer:
         letters: list[tuple[DeadLetter, Message]] = []
         unreadable: list[Unreadable] = []
         offsets: dict[Partition, int] = {}
+        firsts: dict[Partition, int] = {}  # where the batch starts in each partition
         for message in messages:
             record = read(message)
             if isinstance(record, PartitionEnd):
@@ -226,6 +237,7 @@ class StoreConsumer:
                 self._coverage.add(record)
                 continue
             offsets[record.where] = record.offset + 1
+            firsts.setdefault(record.where, record.offset)
             try:
                 change = self._codec.decode_record(record.key, record.value)
             except UndecodableEvent as poison:
@@ -238,7 +250,7 @@ class StoreConsumer:
                 continue
             batch.append(Consumed(change, record.topic, record.partition, record.offset,
                                   redriven_from(message)))  # fmt: skip
-        coverage_rows = self._coverage.take(offsets) if self._events_caught_up() else []
+        coverage_rows = self._coverage.take(offsets, firsts) if self._events_caught_up() else []
         if not offsets:
             return
         started = time.perf_counter()
@@ -246,8 +258,13 @@ class StoreConsumer:
             self._dead_letter(letters)
         # A database restart or failover is waited out; the batch is applied whole or not.
         publish = self._state.publish if self._state is not None else None
-        self._with_store(lambda: self._store.apply_batch(batch, offsets, self._group, unreadable,
-                                                         publish, coverage_rows))  # fmt: skip
+        try:
+            self._with_store(lambda: self._store.apply_batch(
+                batch, offsets, self._group, unreadable, publish, coverage_rows, firsts
+            ))  # fmt: skip
+        except Fenced as fenced:
+            self._read_again_from_the_store(fenced, set(offsets))
+            return
         self._count(batch, len(letters), len(unreadable), time.perf_counter() - started)
         if self._join_group:
             # The store is the source of truth; this commit only feeds lag monitoring.
@@ -259,6 +276,26 @@ class StoreConsumer:
         self.summary.batches += 1
         if self._on_batch is not None:
             self._on_batch(self.summary)
+
+    def _read_again_from_the_store(self, fenced: Fenced, partitions: set[Partition]) -> None:
+        """Another member applied some of this batch's partitions after this one lost them
+        (the rebalance is not served yet): nothing of the batch was written. Every partition
+        of it still assigned here reads on from the store's offsets, so no event is applied
+        twice, and none skipped; a partition no longer assigned is its new owner's."""
+        log.warning("batch not applied: the store's offsets of %s are past it: another "
+                    "member applied them after this one lost them; reading on from the "
+                    "store's offsets", fenced)  # fmt: skip
+        if self._metrics is not None:
+            self._metrics.fenced.inc()
+        stored = self._with_store(lambda: self._stored_offsets({t for t, _ in partitions}))
+        for where in sorted(partitions & self._assigned):
+            offset = stored.get(where, OFFSET_BEGINNING)
+            try:
+                self._consumer.seek(KafkaPartition(*where, offset))
+            except KafkaException as error:
+                # Unassigned here already: the rebalance callback comes with the next poll.
+                log.info("%s[%d] not read again here: %s", *where, error.args[0])
+            self._at_end.discard(where)
 
     def _count(self, batch: list[Consumed], dead: int, held: int, seconds: float) -> None:
         if self._metrics is None:
@@ -354,4 +391,9 @@ class StoreConsumer:
         self._coverage.drop()
         self._assigned -= gone
         self._at_end -= gone
+        if self._metrics is not None and not self._leaving:
+            # Its new owner reports its lag now: the replicas' lags add up to the group's.
+            # (Leaving, the process ends: its last lags stay for a last scrape.)
+            for topic, partition in gone:
+                self._metrics.lag.remove(self._group, topic, str(partition))
         consumer.unassign()

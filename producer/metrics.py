@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from numguard.core.kafka.outage import unreachable_gauge
+
 
 class ProducerMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
@@ -41,6 +43,7 @@ class ProducerMetrics:
             "numguard_reports_unreadable", "Reports rejected whole (not marked done)",
             ["source"], registry=registry,
         )  # fmt: skip
+        self.kafka_unreachable = unreachable_gauge(registry)
         self.expected_cadence = Gauge(
             "numguard_source_expected_cadence_seconds", "How often the source is expected "
             "to publish a new report (daily feeds: 86400)", ["source"], registry=registry,

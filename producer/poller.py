@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 
 from numguard.core.checkpoints import Checkpoint
+from numguard.core.kafka.outage import PROBE_SECONDS
 from numguard.producer.metrics import ProducerMetrics
-from numguard.producer.publish import ReportPublisher
+from numguard.producer.publish import PublishError, ReportPublisher
 from numguard.producer.sources.base import (
     CredentialsRejected,
     Normalized,
@@ -87,6 +90,16 @@ class Poller:
         if stamps:
             self._metrics.last_published.labels(source).set(max(stamps))
 
+    def wait(self, seconds: float) -> bool:
+        """Until the next poll, `seconds` from now (Kafka checked meanwhile); True when
+        stop was requested."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.wait(min(PROBE_SECONDS, max(0.0, deadline - time.monotonic()))):
+            self._publisher.check_kafka()
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
     def published(self, source: str) -> set[str]:
         return {c.report_id for c in self._checkpoints.values() if c.source == source and c.done}
 
@@ -99,7 +112,7 @@ class Poller:
                 self._publish(source, report, outcome)
         except CredentialsRejected as error:
             outcome.error, outcome.credentials_rejected = str(error), True
-        except (SourceUnavailable, Interrupted) as error:
+        except (SourceUnavailable, Interrupted, PublishError) as error:
             outcome.error = str(error) or "stopped"
         label = "credentials_rejected" if outcome.credentials_rejected else (
             "failed" if outcome.failed else "ok"
@@ -117,6 +130,12 @@ class Poller:
             start = replace(start, covers=report.covers.isoformat())
         try:
             done = self._publisher.publish(self._changes(source, report), start)
+        except PublishError as failed:
+            # Kafka could not take it now: the next poll publishes the rest, from the last
+            # committed transaction (the source stops for this poll).
+            if failed.committed is not None:
+                self._checkpoints[failed.committed.key] = failed.committed
+            raise
         except ReportMissing as missing:
             self._missing(source.name, report, str(missing), outcome)
             if report.report_id in outcome.late and start.position == 0 and not start.missed:
@@ -156,7 +175,7 @@ class Poller:
             outcome.late.append(report.report_id)
             self._metrics.reports_missing.labels(source).inc()
             return
-        due = datetime.combine(report.covers + timedelta(days=1), time(), UTC)
+        due = datetime.combine(report.covers + timedelta(days=1), clock_time(), UTC)
         due += self._expected_delay
         if self._now() >= due:
             log.warning("%s: %s, expected by %s: a missed day", source, why, due.isoformat())

@@ -99,6 +99,20 @@ class FlowControl:
             self.progress[(partition.topic, partition.partition)] = PartitionProgress()
         self._paused_gauge()
 
+    def unpause(self, gone: set[Partition]) -> None:
+        """Resume the partitions this member paused, as they are revoked: librdkafka keeps
+        a partition paused across an unassign, so one assigned here again would never be
+        fetched (seen: a CRM replica stalled for good after a rebalance gave its paused
+        partitions back to it)."""
+        held = [where for where in sorted(gone) if where in self.progress]
+        paused = [KafkaPartition(*where) for where in held if self.progress[where].paused]
+        if not paused:
+            return
+        try:
+            self._consumer.resume(paused)
+        except KafkaException as error:  # no longer assigned: nothing stays paused
+            log.info("resuming revoked partitions: %s", error)
+
     def revoked(self, gone: set[Partition]) -> None:
         for partition in gone:
             self.progress.pop(partition, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from numguard.core.kafka.outage import unreachable_gauge
+
 # Outcomes of one delivery (all its attempts): delivered; rejected (a permanent 4xx);
 # exhausted (retryable failures until max_attempts). Both failures are dead-lettered.
 OUTCOMES = ("delivered", "rejected", "exhausted")
@@ -36,6 +38,7 @@ class CrmMetrics:
             "to Kafka) of the oldest event not yet delivered or dead-lettered; 0 when none",
             ["endpoint"], registry=registry,
         )  # fmt: skip
+        self.kafka_unreachable = unreachable_gauge(registry)
         self.paused_partitions = Gauge(
             "numguard_crm_paused_partitions", "Partitions paused because their backlog of "
             "undelivered events reached max_pending_per_partition", registry=registry,

@@ -64,7 +64,8 @@ class CrmNotifier:
     ) -> None:
         """With from_state, read <topic>.state (written by `consume store`): each webhook
         then carries the number's resulting state after its change (data.state)."""
-        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds)
+        self._kafka = KafkaOutage(str(consumer_config["bootstrap.servers"]), outage_seconds,
+                                  metrics.kafka_unreachable if metrics else None)  # fmt: skip
         self._consumer = Consumer(self._kafka.watching(consumer_config))
         self._dlq = DeadLetterWriter(dlq_producer_config, names.crm_dead_letter)
         self._from_state = from_state
@@ -257,6 +258,7 @@ class CrmNotifier:
         pending = sum(self.flow.progress[p].pending for p in gone if p in self.flow.progress)
         self.summary.abandoned += pending
         self._executor.cancel(lambda key: key[0] in gone)  # type: ignore[index]
+        self.flow.unpause(gone)
         self.flow.revoked(gone)
         log.info("revoked partitions %s (%d event(s) unfinished)", sorted(p for _, p in gone),
                  pending)  # fmt: skip

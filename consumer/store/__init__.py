@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from numguard.consumer.store.sql import Consumed, Dialect, SqlStore, Unreadable
+from numguard.consumer.store.sql import Consumed, Dialect, Fenced, SqlStore, Unreadable
 
-__all__ = ["Consumed", "SqlStore", "StoreMissing", "StoreUrlError", "Unreadable", "open_store"]
+__all__ = [
+    "Consumed",
+    "Fenced",
+    "SqlStore",
+    "StoreMissing",
+    "StoreUrlError",
+    "Unreadable",
+    "open_store",
+]
 
 
 class StoreUrlError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -135,6 +135,16 @@ class Unreadable:
 
 def origin(topic: str, partition: int, offset: int) -> str:
     return f"{topic}/{partition}/{offset}"
+
+
+class Fenced(Exception):
+    """The store's offsets of some of a batch's partitions are past where the batch
+    starts: another consumer applied them since this one was assigned them (it lost
+    them in a rebalance it has not heard of yet). Nothing of the batch was written."""
+
+    def __init__(self, partitions: list[tuple[str, int]]) -> None:
+        super().__init__(", ".join(f"{topic}[{number}]" for topic, number in partitions))
+        self.partitions = partitions
 
 
 def _millis(moment: datetime | None) -> int | None:
@@ -288,16 +298,26 @@ class SqlStore:
         unreadable: Sequence[Unreadable] = (),
         on_applied: Callable[[list[tuple[Consumed | Unreadable, NumberState]]], None] | None = None,
         coverage_rows: Sequence[tuple[str, str, str, str]] = (),
+        first_offsets: Mapping[tuple[str, int], int] | None = None,
     ) -> None:
         """Apply `batch`, hold the numbers of `unreadable` messages, release the holds the
         batch's redriven events replace, record the reports' `coverage_rows` (in order:
         a later row of a report replaces an earlier one) and `offsets`, all atomically.
         `on_applied` gets each change, and each unreadable message, with its number's
         state after it (holds counted after this batch's), before the commit: if it
-        raises, nothing is committed."""
+        raises, nothing is committed.
+
+        `first_offsets` (a consumer group member gives them): where the batch starts in
+        each partition of `offsets`. If the store's offset of one is already past it,
+        another member applied those events: Fenced, and nothing is written."""
         now_ms = int(time.time() * 1000)
         with self._db.transaction():
             cursor = self._db.cursor()
+            # First: the offset rows it takes stay locked to the commit, so two members
+            # that both believe they own a partition apply one after the other, and the
+            # second is fenced before it reads a state.
+            if offsets:
+                self._store_offsets(cursor, group, offsets, first_offsets)
             # The held numbers too: the state published after an unreadable message is the
             # number's whole state (a deactivation stays), not a bare hold.
             wanted = {item.change.mdn for item in batch} | {u.mdn for u in unreadable}
@@ -351,18 +371,41 @@ class SqlStore:
                     self._db.sql(coverage.UPSERT),
                     [tuple(storable(v) for v in r) for r in coverage_rows],
                 )
-            if offsets:
-                cursor.executemany(
-                    self._db.sql(
-                        "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (consumer_group, kafka_topic, kafka_partition) "
-                        "DO UPDATE SET next_offset = excluded.next_offset"
-                    ),
-                    [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()],
-                )
             if on_applied is not None and (applied or unreadable):
                 touched = {u.mdn for u in unreadable} | {mdn for mdn, _ in released}
                 on_applied(self._with_holds(cursor, applied, unreadable, states, touched))
+
+    def _store_offsets(
+        self,
+        cursor: Any,
+        group: str,
+        offsets: dict[tuple[str, int], int],
+        first_offsets: Mapping[tuple[str, int], int] | None,
+    ) -> None:
+        """Write the batch's offsets; with `first_offsets`, only over a stored offset not
+        past the batch's start (a conditional upsert: it waits for another transaction
+        holding the row, then judges the row that one committed)."""
+        upsert = (
+            "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (consumer_group, kafka_topic, kafka_partition) "
+            "DO UPDATE SET next_offset = excluded.next_offset"
+        )
+        if first_offsets is None:
+            rows = [(group, topic, partition, nxt) for (topic, partition), nxt in offsets.items()]
+            cursor.executemany(self._db.sql(upsert), rows)
+            return
+        fenced = []
+        # In one order everywhere: two members locking rows never wait on each other.
+        for (topic, partition), nxt in sorted(offsets.items()):
+            first = first_offsets[(topic, partition)]
+            cursor.execute(
+                self._db.sql(upsert + " WHERE consumer_offsets.next_offset <= ?"),
+                (group, topic, partition, nxt, first),
+            )
+            if cursor.rowcount != 1:
+                fenced.append((topic, partition))
+        if fenced:
+            raise Fenced(fenced)
 
     def _with_holds(
         self,

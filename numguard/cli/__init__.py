@@ -37,6 +37,7 @@ from numguard.core.kafka.clients import set_client_settings
 from numguard.core.kafka.credentials import CredentialsRejected
 from numguard.core.kafka.topics import TopicSetupError
 from numguard.core.outages import Unreachable
+from numguard.producer.publish import PublishError
 from numguard.schemas.codec import CodecMisconfigured
 from numguard.schemas.registry import SchemaRejected
 
@@ -121,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(1, f"numguard: error: {logs.scrub(str(error))}\n")
     except Unreachable as error:  # waited out for as long as allowed
         parser.exit(1, f"numguard: error: {error}\n")
+    except PublishError as error:  # `ingest`: Kafka refused a transaction; it was aborted
+        parser.exit(1, f"numguard: error: publishing failed: {error}\n")
     except KafkaException as error:
         log.debug("Kafka error", exc_info=True)
         parser.exit(1, f"numguard: Kafka error: {error.args[0]}\n")

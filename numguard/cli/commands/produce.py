@@ -48,6 +48,11 @@ poll while it is inside the look-back window. Wrong or expired credentials stop
 that source with a clear message (no retry storm); 5xx, timeouts and 429 are
 retried with exponential backoff and jitter, honouring Retry-After.
 
+Kafka unreachable is waited out for --outage-seconds, said once every few
+seconds in the log and in numguard_kafka_unreachable_seconds; a transaction
+Kafka aborted meanwhile is published again from its report's last committed
+one on the next poll. Past the budget: exit 1 with one line.
+
 Runs until SIGTERM or SIGINT, then aborts the transaction in hand (its report
 resumes on the next start) and exits 0."""
 
@@ -208,6 +213,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "producer with the same id fences the first",
     )  # fmt: skip
     options.add_kafka_options(parser, publishes=True)
+    options.add_outage_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -279,6 +285,7 @@ def run(args: argparse.Namespace) -> int:
         transactional_producer_config(bootstrap, transactional_id), names,
         options.event_writer(args, names),
         rows_per_transaction=args.rows_per_transaction, metrics=metrics,
+        outage_seconds=args.outage_seconds,
     )  # fmt: skip
     poller = Poller(
         publisher, read_checkpoints(base_config(bootstrap), names.checkpoints),
@@ -310,5 +317,5 @@ def poll_until_stopped(
                 active.remove(source)
         if args.once:
             return 1 if failed else 0
-        if stop.wait(args.interval) or not active:
+        if poller.wait(args.interval) or not active:
             return 0 if active else 1
