@@ -29,7 +29,7 @@ from numguard.consumer.store import Consumed, Fenced, SqlStore, Unreadable, cove
 from numguard.core.checkpoints import Checkpoint
 from numguard.core.deadletter import DeadLetter, DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
-from numguard.core.kafka.outage import KafkaOutage
+from numguard.core.kafka.outage import KafkaOutage, close_within
 from numguard.core.kafka.records import Partition, PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS, ride_out
@@ -198,7 +198,7 @@ class StoreConsumer:
             # Leaves the group so its partitions move on at once. Dead letters need no
             # flush here: each batch's were flushed before its offsets were stored.
             self._leaving = True
-            self._consumer.close()
+            close_within(self._consumer)
         return self.summary
 
     def _events_caught_up(self) -> bool:

@@ -32,7 +32,7 @@ from numguard.consumer.crm.progress import Origin, PartitionProgress, published_
 from numguard.consumer.state_topic import Held, UnreadableStateRecord, read_state_record
 from numguard.core.deadletter import DeadLetterWriter
 from numguard.core.kafka.clients import KafkaConfig
-from numguard.core.kafka.outage import KafkaOutage
+from numguard.core.kafka.outage import KafkaOutage, close_within
 from numguard.core.kafka.records import PartitionEnd, Record, read
 from numguard.core.kafka.topics import TopicNames
 from numguard.core.outages import DEFAULT_OUTAGE_SECONDS
@@ -232,7 +232,7 @@ class CrmNotifier:
             self.summary.abandoned += abandoned
             # Nothing left for the revocation that close() triggers to commit or count.
             self.flow.revoked(set(self.flow.progress))
-            self._consumer.close()
+            close_within(self._consumer)
             for client in self._clients.values():
                 await client.aclose()
 

@@ -11,6 +11,7 @@ nothing that would say so; a producer knows when its next request succeeds.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 
@@ -26,6 +27,8 @@ OUTAGE_CODES = frozenset({KafkaError._ALL_BROKERS_DOWN})
 # During an outage these say it again, a line per broker and client every second.
 _QUIET_IN_OUTAGE = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})
 PROBE_SECONDS = 5.0
+# How long a consumer's close may take before it is left behind (close_within).
+CLOSE_TIMEOUT_SECONDS = 10.0
 _RDKAFKA_LOGGER = "numguard.rdkafka"  # where librdkafka's own log lines go (clients.py)
 
 
@@ -150,3 +153,30 @@ class KafkaOutage:
     def watching(self, config: dict[str, object]) -> dict[str, object]:
         """`config` with this tracker as its error callback."""
         return {**config, "error_cb": self.on_error}
+
+
+def close_within(consumer: Consumer, seconds: float = CLOSE_TIMEOUT_SECONDS) -> bool:
+    """`consumer.close()`, given up after `seconds` (False then). With the group
+    coordinator unreachable, librdkafka's close waits on requests that time out and are
+    queued again: a consumer past its outage budget was seen never to exit. Leaving
+    without a clean close loses nothing: the offsets are kept with the work (the store)
+    or committed after it (CRM), and the group moves the partitions on after
+    session.timeout.ms."""
+    failure: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            consumer.close()
+        except BaseException as error:  # handed to the caller's thread below
+            failure.append(error)
+
+    closing = threading.Thread(target=close, name="kafka-consumer-close", daemon=True)
+    closing.start()
+    closing.join(seconds)
+    if closing.is_alive():
+        log.warning("the Kafka consumer did not close within %g s (Kafka unreachable?): "
+                    "leaving without it; the group reassigns its partitions", seconds)  # fmt: skip
+        return False
+    if failure:
+        raise failure[0]
+    return True
