@@ -137,7 +137,7 @@ class AsyncLookups:
             self._idle.append(connection)
             return found
 
-    def _statements_for(self, mdns: list[str]) -> list[tuple[str, list[str]]]:
+    def _statements_for(self, mdns: list[str]) -> list[tuple[str, list[Any]]]:
         # Only a store not yet upgraded makes this read the database (its columns).
         try:
             if self._statements_broken:

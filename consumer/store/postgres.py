@@ -45,6 +45,33 @@ class PostgresDialect:
     def cursor(self) -> psycopg.Cursor[Any]:
         return self._connection.cursor()
 
+    def insert_many(
+        self,
+        cursor: psycopg.Cursor[Any],
+        table: str,
+        columns: str,
+        rows: list[tuple[Any, ...]],
+        on_conflict: str,
+    ) -> None:
+        """COPY into a temporary table of `table`'s shape, then one INSERT from it: a
+        statement a batch on the server, where executemany is a statement a row (and in
+        Python, a parameter adaptation each). Created on each call, IF NOT EXISTS: a
+        rolled-back transaction or a new connection takes it away; emptied at once, so
+        a second call in the transaction starts empty."""
+        staging = f"numguard_staging_{table}"
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table})")
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+                       f"{on_conflict}")  # fmt: skip
+        cursor.execute(f"TRUNCATE {staging}")
+
+    def member_of(self, column: str, values: list[str]) -> Iterator[tuple[str, list[Any]]]:
+        """One statement for any number of values: an array parameter, so the statement
+        text is the same for 1 or 10,000 numbers (parsed once, prepared by psycopg)."""
+        yield f"{column} = ANY(?)", [values]
+
     def stream(self, query: str) -> Iterator[tuple[Any, ...]]:
         """The rows of `query` a page at a time from a server-side cursor: a walk of a
         store of any size holds one page (the default cursor holds the whole result)."""

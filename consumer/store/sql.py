@@ -71,6 +71,10 @@ _STATE_COLUMNS = (
     "mdn, last_voided_at_ms, pause_key, pause_type, pause_since_ms, new_mdn, new_mdn_key, "
     "undeliverable_at_ms, active_again_at_ms"
 )
+_HISTORY_COLUMNS = (
+    "event_id, mdn, event_type, effective_at_ms, new_mdn, carrier, source, report_id, "
+    "report_position, raw_reason, kafka_topic, kafka_partition, kafka_offset, applied_at_ms"
+)
 # Columns added after the table's first version: added by `consume store` when it opens
 # an older store; a reader of one not yet upgraded reads them as NULL.
 _ADDED_STATE_COLUMNS = ("undeliverable_at_ms", "active_again_at_ms")
@@ -90,6 +94,16 @@ class Dialect(Protocol):
         write=False: a read-only snapshot."""
 
     def cursor(self) -> Any: ...
+
+    def insert_many(
+        self, cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]], on_conflict: str
+    ) -> None:
+        """`rows` (values of `columns`) into `table`, in the caller's transaction; a row
+        whose key is taken is resolved by `on_conflict` (an ON CONFLICT clause)."""
+
+    def member_of(self, column: str, values: list[str]) -> Iterator[tuple[str, list[Any]]]:
+        """`column` is one of `values`, as conditions (with `?` parameters) and their
+        parameters: as many statements as the driver needs for that many values."""
 
     def stream(self, query: str) -> Iterator[tuple[Any, ...]]:
         """The rows of `query`, read a page at a time (bounded memory for any size)."""
@@ -232,7 +246,8 @@ def _state_to_row(state: NumberState, now_ms: int) -> tuple[Any, ...]:
 class SqlStore:
     """The suppression store. Create with `consumer.store.open_store(url)`."""
 
-    # SQLite caps bound parameters per statement; stay well below.
+    # Up to this many numbers are read without a transaction: one statement on either
+    # database (sqlite.LOOKUP_CHUNK), itself a snapshot.
     _LOOKUP_CHUNK = 500
 
     def __init__(self, dialect: Dialect, *, create: bool = True) -> None:
@@ -328,28 +343,24 @@ class SqlStore:
                 states[item.change.mdn] = after
                 applied.append((item, after))
             if states:
-                cursor.executemany(
-                    self._db.sql(
-                        f"INSERT INTO number_state ({_STATE_COLUMNS}, updated_at_ms) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mdn) DO UPDATE SET "
-                        "last_voided_at_ms = excluded.last_voided_at_ms, "
-                        "pause_key = excluded.pause_key, pause_type = excluded.pause_type, "
-                        "pause_since_ms = excluded.pause_since_ms, new_mdn = excluded.new_mdn, "
-                        "new_mdn_key = excluded.new_mdn_key, "
-                        "undeliverable_at_ms = excluded.undeliverable_at_ms, "
-                        "active_again_at_ms = excluded.active_again_at_ms, "
-                        "updated_at_ms = excluded.updated_at_ms"
-                    ),
+                self._db.insert_many(
+                    cursor, "number_state", f"{_STATE_COLUMNS}, updated_at_ms",
                     [_state_to_row(state, now_ms) for state in states.values()],
-                )
+                    "ON CONFLICT (mdn) DO UPDATE SET "
+                    "last_voided_at_ms = excluded.last_voided_at_ms, "
+                    "pause_key = excluded.pause_key, pause_type = excluded.pause_type, "
+                    "pause_since_ms = excluded.pause_since_ms, new_mdn = excluded.new_mdn, "
+                    "new_mdn_key = excluded.new_mdn_key, "
+                    "undeliverable_at_ms = excluded.undeliverable_at_ms, "
+                    "active_again_at_ms = excluded.active_again_at_ms, "
+                    "updated_at_ms = excluded.updated_at_ms",
+                )  # fmt: skip
             if batch:
-                cursor.executemany(
-                    self._db.sql(
-                        f"INSERT INTO event_history VALUES ({', '.join('?' * 14)}) "
-                        "ON CONFLICT (event_id) DO NOTHING"
-                    ),
+                self._db.insert_many(
+                    cursor, "event_history", _HISTORY_COLUMNS,
                     [_history_row(item, now_ms) for item in batch],
-                )
+                    "ON CONFLICT (event_id) DO NOTHING",
+                )  # fmt: skip
                 self._record_freshness(cursor, batch, now_ms)
             if unreadable:
                 cursor.executemany(
@@ -430,12 +441,10 @@ class SqlStore:
 
     def _hold_counts(self, cursor: Any, mdns: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
-            chunk = mdns[start : start + self._LOOKUP_CHUNK]
-            marks = ", ".join("?" for _ in chunk)
+        for among, params in self._db.member_of("mdn", mdns):
             cursor.execute(self._db.sql(
-                f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
-            ), chunk)  # fmt: skip
+                f"SELECT mdn, COUNT(*) FROM unreadable_events WHERE {among} GROUP BY mdn"
+            ), params)  # fmt: skip
             found.update((str(mdn), int(count)) for mdn, count in cursor.fetchall())
         return found
 
@@ -496,18 +505,16 @@ class SqlStore:
             fold_state_rows(cursor.fetchall(), found)
         return found
 
-    def state_reads(self, mdns: list[str]) -> Iterator[tuple[str, list[str]]]:
-        """The statements (and their parameters) that read the states of `mdns`, one a
-        chunk; each statement's rows go to fold_state_rows. For readers with their own
-        connection (the API's asynchronous PostgreSQL reads)."""
-        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
-            chunk = mdns[start : start + self._LOOKUP_CHUNK]
-            marks = ", ".join("?" for _ in chunk)
+    def state_reads(self, mdns: list[str]) -> Iterator[tuple[str, list[Any]]]:
+        """The statements (and their parameters) that read the states of `mdns`: one on
+        PostgreSQL, one a chunk on SQLite; each statement's rows go to fold_state_rows.
+        For readers with their own connection (the API's asynchronous PostgreSQL reads)."""
+        for among, params in self._db.member_of("mdn", mdns):
             yield self._db.sql(
-                f"SELECT {self._state_columns}, 0 FROM number_state WHERE mdn IN ({marks}) "
+                f"SELECT {self._state_columns}, 0 FROM number_state WHERE {among} "
                 "UNION ALL SELECT mdn, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
-                f"FROM unreadable_events WHERE mdn IN ({marks}) GROUP BY mdn"
-            ), chunk + chunk  # fmt: skip
+                f"FROM unreadable_events WHERE {among} GROUP BY mdn"
+            ), params + params  # fmt: skip
 
     def consumer_groups(self) -> list[str]:
         """The consumer groups whose offsets this store holds."""
@@ -578,14 +585,10 @@ class SqlStore:
 
     def _load_states(self, cursor: Any, mdns: list[str]) -> dict[str, NumberState]:
         found: dict[str, NumberState] = {}
-        for start in range(0, len(mdns), self._LOOKUP_CHUNK):
-            chunk = mdns[start : start + self._LOOKUP_CHUNK]
-            marks = ", ".join("?" for _ in chunk)
+        for among, params in self._db.member_of("mdn", mdns):
             cursor.execute(
-                self._db.sql(
-                    f"SELECT {self._state_columns} FROM number_state WHERE mdn IN ({marks})"
-                ),
-                chunk,
+                self._db.sql(f"SELECT {self._state_columns} FROM number_state WHERE {among}"),
+                params,
             )
             for row in cursor.fetchall():
                 found[row[0]] = _state_from_row(row)

@@ -6,10 +6,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BUSY_TIMEOUT_SECONDS = 30.0
 CACHE_MB = 64
 WAL_CHECKPOINT_PAGES = 16_000  # 64 MB of 4 KB pages
+# SQLite caps bound parameters per statement (32,766 here): numbers a statement, well below.
+LOOKUP_CHUNK = 500
 
 
 class SqliteDialect:
@@ -53,6 +56,22 @@ class SqliteDialect:
 
     def cursor(self) -> sqlite3.Cursor:
         return self._connection.cursor()
+
+    def insert_many(
+        self,
+        cursor: sqlite3.Cursor,
+        table: str,
+        columns: str,
+        rows: list[tuple[Any, ...]],
+        on_conflict: str,
+    ) -> None:
+        marks = ", ".join("?" * (columns.count(",") + 1))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}) {on_conflict}", rows)
+
+    def member_of(self, column: str, values: list[str]) -> Iterator[tuple[str, list[Any]]]:
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            chunk = values[start : start + LOOKUP_CHUNK]
+            yield f"{column} IN ({', '.join('?' * len(chunk))})", chunk
 
     def stream(self, query: str) -> Iterator[tuple[object, ...]]:
         """The rows of `query` as SQLite steps through them: never all held at once."""
