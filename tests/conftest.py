@@ -9,7 +9,7 @@ import pytest
 from numguard.consumer.store import SqlStore, open_store
 from numguard.core.kafka.clients import base_config
 from numguard.core.kafka.topics import TopicNames, ensure_topics
-from numguard.devtools.localkafka.broker import LocalKafka, LocalKafkaCluster
+from numguard.devtools.localkafka.broker import LocalKafka
 from tests.support.docker import docker_engine_answers
 from tests.support.kafka import kafka_for_tests, secured_kafka_for_tests
 from tests.support.postgres import fresh_postgres_database, local_postgres
@@ -44,31 +44,6 @@ def topics(kafka_bootstrap: str) -> TopicNames:
     """Fresh, created topics for one test, so tests never see each other's events."""
     names = TopicNames.for_events_topic(f"test-{uuid.uuid4().hex[:12]}")
     ensure_topics(base_config(kafka_bootstrap), names, partitions=3)
-    return names
-
-
-@pytest.fixture(scope="session")
-def kafka_cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
-    """A 3-node cluster from the cached jars, started once for the `cluster` tests. Always
-    local (never KAFKA_BOOTSTRAP_SERVERS): the tests kill and restart its nodes."""
-    with LocalKafkaCluster(tmp_path_factory.mktemp("kafka-cluster"), size=3) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def kafka_cluster(kafka_cluster_session: LocalKafkaCluster) -> LocalKafkaCluster:
-    """The cluster with every node up and every replica in sync, whatever the test
-    before it killed."""
-    kafka_cluster_session.start_all()
-    kafka_cluster_session.wait_in_sync()
-    return kafka_cluster_session
-
-
-@pytest.fixture
-def cluster_topics(kafka_cluster: LocalKafkaCluster) -> TopicNames:
-    """Fresh topics on the cluster: 6 partitions (the default), 3 replicas, 2 in sync."""
-    names = TopicNames.for_events_topic(f"test-{uuid.uuid4().hex[:12]}")
-    ensure_topics(base_config(kafka_cluster.bootstrap_servers), names)
     return names
 
 
