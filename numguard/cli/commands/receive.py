@@ -12,7 +12,6 @@ from numguard.core.asgi import DEFAULT_HEADER_TIMEOUT_SECONDS, Listener, free_po
 from numguard.core.kafka.clients import base_config
 from numguard.core.kafka.topics import ensure_topics
 from numguard.producer.delivery import codes
-from numguard.producer.delivery.receiver import SETTINGS_ENV, Credentials, ReceiverSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_receive(args: argparse.Namespace) -> int:
+    # Here, not above: the receiver's web stack is this command's alone.
+    from numguard.producer.delivery.receiver import SETTINGS_ENV, Credentials, ReceiverSettings
+
     bootstrap = options.bootstrap_servers(args)
     names = options.topic_names(args)
     settings = ReceiverSettings(

@@ -9,8 +9,6 @@ import os
 from numguard.cli import options
 from numguard.cli.config.model import DEFAULT_PORT, DEFAULT_TOKEN_ENV
 from numguard.consumer.api.models import MAX_BATCH_ITEMS
-from numguard.consumer.api.pool import StorePool
-from numguard.consumer.api.server import ServeSettings, serve
 from numguard.core import logs
 from numguard.core.asgi import DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_MAX_IN_FLIGHT
 
@@ -100,6 +98,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not above: the API's web stack is this command's alone.
+    from numguard.consumer.api.pool import StorePool
+    from numguard.consumer.api.server import ServeSettings, serve
+
     token = os.environ.get(args.token_env) or None
     logs.redact(token)
     if token is None and not options.is_loopback(args.host) and not args.allow_anonymous:
