@@ -21,11 +21,9 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from numguard.schemas.events import E164, EventType, StateChange
@@ -35,6 +33,9 @@ from numguard.schemas.registry import (
     register_value_schema,
     value_subject,
 )
+
+if TYPE_CHECKING:  # imported where used: a registry is optional, and its client heavy
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -158,6 +159,8 @@ class EventCodec:
             return cls()
         # new_client() also understands confluent-kafka's in-process "mock://" registry
         # (which cannot set a compatibility level: pass None with it).
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
         client = SchemaRegistryClient.new_client({"url": url})
         return cls(client, value_subject(topic), compatibility)
 
@@ -230,6 +233,8 @@ class EventCodec:
                     "but no schema registry is configured: set --schema-registry-url or "
                     "NUMGUARD_SCHEMA_REGISTRY_URL"
                 )
+            from confluent_kafka.schema_registry.error import SchemaRegistryError
+
             try:
                 text = self._registry.get_schema(schema_id).schema_str
             except SchemaRegistryError as error:

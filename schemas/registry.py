@@ -12,11 +12,11 @@ so the caller stops with one line instead of publishing or dead-lettering anythi
 
 from __future__ import annotations
 
-from typing import Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.common._httpx_compat import httpx
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+if TYPE_CHECKING:  # the client is imported where used: most commands never need it
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 # Confluent Schema Registry's compatibility levels.
 Compatibility = Literal[
@@ -65,6 +65,10 @@ def register_value_schema(
     """Set `subject`'s compatibility (unless None: left as the registry has it), then
     register `schema_text` (an Avro schema called `name` in messages) normalized; return
     its schema id. Raises SchemaRejected with the registry's reason."""
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
     step = f"set the compatibility of subject {subject} to {compatibility}"
     try:
         if compatibility is not None:
