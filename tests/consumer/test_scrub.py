@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from numguard.consumer import scrub as scrubbing
 from numguard.consumer.store import Consumed, SqlStore
 from numguard.schemas.events import EventType
 from tests.builders import change
@@ -184,3 +188,32 @@ def test_short_long_and_blank_rows_keep_their_place_and_never_fail_the_file(
         ("Bob", "block", "deactivated"),
         ("Cy", "block", "deactivated"),
     ]
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order_as_one_process(
+    store: SqlStore, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(store)
+    # Small chunks, few of them in-process: most of the file goes to the workers.
+    monkeypatch.setattr(scrubbing, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(scrubbing, "IN_PROCESS_CHUNKS", 2)
+    lines = ["name,phone,opted_in"]
+    for i in range(1_200):
+        number = ["(202) 555-0101", "202-555-0102", "12025550103", "555", f"20255{i:05d}"][i % 5]
+        consent = ["2024-01-01", "2024-03-06", "", "last tuesday"][i % 4]
+        lines.append(f"contact {i},{number},{consent}")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("\n".join(lines) + "\n")
+
+    def scrubbed(jobs: int) -> tuple[str, dict[str, int]]:
+        out = io.StringIO()
+        with contacts.open(newline="") as source:
+            summary = scrubbing.scrub(source, out, store, "phone", "opted_in",
+                                      store_url=store_url, jobs=jobs)  # fmt: skip
+        return out.getvalue(), summary.as_json()
+
+    alone, in_workers = scrubbed(1), scrubbed(2)
+    assert in_workers == alone
+    rows = list(csv.DictReader(io.StringIO(in_workers[0])))
+    assert [r["name"] for r in rows] == [f"contact {i}" for i in range(1_200)]
+    assert in_workers[1]["block"] > 0 and in_workers[1]["unparseable_numbers"] == 240

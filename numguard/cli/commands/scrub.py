@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,16 @@ from numguard.consumer.store import open_store
 
 PROGRESS_EVERY_SECONDS = 0.5
 DEFAULT_MAX_UNPARSEABLE = 0.01
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def _share(text: str) -> float:
@@ -53,8 +64,11 @@ A number with no record is answered no_data, not no_record, when a day since its
 consent was not covered by the feeds (before the first day any feed reported, or
 a day a feed missed): allow by default, hold with --no-data hold.
 
-The file is streamed: any size works. On a terminal a progress line shows the
-rows done. A summary follows at the end: on stdout with -o, else on stderr."""
+The file is streamed: any size works. A large file is decided by --jobs worker
+processes (one a CPU by default), each with its own connection to the store; the
+rows come out in the input's order either way. On a terminal a progress line
+shows the rows done. A summary follows at the end: on stdout with -o, else on
+stderr."""
 
 EPILOG = f"""\
 examples:
@@ -92,6 +106,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit 3 when more than this share of rows could not be read: 1%%, 0.01 "
         "(default 1%%)",
     )  # fmt: skip
+    parser.add_argument(
+        "--jobs", type=_jobs, default=len(os.sched_getaffinity(0)), metavar="N",
+        help="worker processes deciding a large file's rows; 1: all in this process "
+        "(default: one a CPU, %(default)s here)",
+    )  # fmt: skip
     options.add_consent_options(parser)
     options.add_freshness_option(parser)
     options.add_store_option(parser)
@@ -126,13 +145,13 @@ def run(args: argparse.Namespace) -> int:
         with args.contacts.open(newline="", encoding="utf-8-sig") as source:
             if args.output is None:
                 summary = scrub(source, sys.stdout, store, args.number_column,
-                                args.consent_column, progress, zone,
-                                args.consent_format, no_data)  # fmt: skip
+                                args.consent_column, progress, zone, args.consent_format,
+                                no_data, store_url=args.store, jobs=args.jobs)  # fmt: skip
             else:
                 with args.output.open("w", newline="", encoding="utf-8") as target:
                     summary = scrub(source, target, store, args.number_column,
-                                    args.consent_column, progress, zone,
-                                    args.consent_format, no_data)  # fmt: skip
+                                    args.consent_column, progress, zone, args.consent_format,
+                                    no_data, store_url=args.store, jobs=args.jobs)  # fmt: skip
     except ScrubInputError as error:
         raise options.UsageError(str(error)) from error
     finally:
