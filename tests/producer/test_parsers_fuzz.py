@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from numguard.producer.ingest import FILE_FORMATS, file_changes
-from numguard.producer.sources.base import Flagged, UnreadableReport
+from numguard.producer.normalize import printable
+from numguard.producer.sources.base import Flagged, SourceRow, UnreadableReport
 from numguard.schemas.events import StateChange
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -114,3 +115,12 @@ def test_a_byte_that_is_not_utf8_spoils_its_row_only(tmp_path: Path) -> None:
     results = list(file_changes(path, FILE_FORMATS["convey"], NOW))
     kinds = [type(r).__name__ for r in results]
     assert kinds == ["StateChange", "Rejection", "StateChange"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_a_field_reads_each_control_character_as_a_space_whatever_else_it_holds(
+    text: str,
+) -> None:
+    (read,) = printable(SourceRow("convey", "mcdn_deact_20240530.csv", 1, {"MDN": text})).values()
+    assert read == re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", text).strip()
