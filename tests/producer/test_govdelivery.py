@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,11 +27,13 @@ from tests.support.commands import numguard
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
 DATA = Dataset(seed=21, numbers=300, days=3)  # its last day is yesterday (UTC)
 NOW = datetime.now(UTC)
+# The window the dataset was made for, even when the run crosses midnight (UTC).
+TODAY = DATA.last_date + timedelta(days=1)
 
 
 def source(sim: CarrierSimulator, token: str = DEV_GOVDELIVERY_TOKEN) -> GovDeliverySource:
     return GovDeliverySource(sim.base_url, token, lookback_days=3, policy=FAST,
-                             client=httpx.Client(timeout=10))  # fmt: skip
+                             client=httpx.Client(timeout=10), today=lambda: TODAY)  # fmt: skip
 
 
 def test_each_day_is_read_with_the_token_and_normalized_to_deactivations() -> None:

@@ -31,6 +31,8 @@ from tests.support.topic_reader import read_committed
 FAST = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05)
 DATA = Dataset(seed=41, numbers=300, days=3)  # its last day is yesterday (UTC)
 NOW = datetime.now(UTC)
+# The window the dataset was made for, even when the run crosses midnight (UTC).
+TODAY = DATA.last_date + timedelta(days=1)
 
 
 def source(sim: CarrierSimulator, secret: str = DEV_VONAGE_API_SECRET,
@@ -42,6 +44,7 @@ def source(sim: CarrierSimulator, secret: str = DEV_VONAGE_API_SECRET,
         lookback_days=lookback,
         policy=FAST,
         client=httpx.Client(timeout=10),
+        today=lambda: TODAY,
     )
 
 
