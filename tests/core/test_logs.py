@@ -2,11 +2,29 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from numguard.core import logs
 from numguard.core.logs import scrub
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """configure() replaces the root's handlers (here: one on this test's captured
+    stderr) and sets levels: put them back, or every later test logs at DEBUG to a
+    closed stream, past pytest's capture (a later caplog test missed its warning)."""
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger)}  # fmt: skip
+    root_level = root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def library_logger() -> logging.Logger:
