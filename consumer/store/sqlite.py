@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay
+from tenacity.wait import wait_random
+
 BUSY_TIMEOUT_SECONDS = 30.0
 CACHE_MB = 64
 WAL_CHECKPOINT_PAGES = 16_000  # 64 MB of 4 KB pages
@@ -27,7 +30,7 @@ class SqliteDialect:
             # The API server hands a connection to one thread at a time, from a pool.
             check_same_thread=False,
         )  # fmt: skip
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         # NORMAL in WAL: a commit is not fsynced at once, so a power cut may undo the last
         # batches, never half of one. Their offsets are in the same transactions and are
         # undone with them, so those events are consumed and applied again on restart:
@@ -38,6 +41,18 @@ class SqliteDialect:
         # (1,000) keep them from being read and written back at every commit.
         self._connection.execute(f"PRAGMA cache_size=-{CACHE_MB * 1024}")
         self._connection.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL (it stays so). The switch needs the file to itself and
+        SQLite answers "locked" at once, busy timeout or not, while another connection
+        opens it: replicas or `serve` workers starting together. Tried again until the
+        busy timeout."""
+        for attempt in Retrying(
+            retry=retry_if_exception(self.is_outage), stop=stop_after_delay(BUSY_TIMEOUT_SECONDS),
+            wait=wait_random(0.005, 0.05), reraise=True,
+        ):  # fmt: skip
+            with attempt:
+                self._connection.execute("PRAGMA journal_mode=WAL")
 
     def sql(self, statement: str) -> str:
         return statement
