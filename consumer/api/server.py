@@ -7,6 +7,7 @@ JSON; the token itself stays in its own variable) and the factory builds the app
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -101,6 +102,10 @@ def app_from_environment() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What the worker holds from now on (modules, the app, its routes) is never
+        # garbage: out of the collector's sight, a full collection during a 10,000-number
+        # batch no longer walks it (a fifth of the batch's time).
+        gc.freeze()
         yield
         await pool.aclose()
 
