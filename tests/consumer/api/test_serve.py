@@ -100,6 +100,22 @@ def test_history_metrics_and_openapi(api: tuple[str, subprocess.Popen[str]]) -> 
         )
 
 
+def test_the_openapi_document_asks_for_the_token_where_the_server_does(
+    api: tuple[str, subprocess.Popen[str]],
+) -> None:
+    with client(api[0], token=None) as http:
+        spec = http.get("/openapi.json").json()
+        assert spec["components"]["securitySchemes"] == {
+            "HTTPBearer": {"type": "http", "scheme": "bearer"}
+        }
+        for path, operations in spec["paths"].items():
+            example = path.replace("{number}", "2025550101")
+            for method, operation in operations.items():
+                answered = http.request(method, example, json={"items": []}).status_code
+                secured = operation.get("security") == [{"HTTPBearer": []}]
+                assert secured == (answered == 401), (method, path, answered)
+
+
 def test_metrics_count_every_worker_whichever_answers_the_scrape(
     store: SqlStore, store_url: str
 ) -> None:
