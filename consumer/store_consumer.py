@@ -49,6 +49,32 @@ METADATA_TIMEOUT_SECONDS = 30.0
 METRICS_REFRESH_SECONDS = 15.0
 
 
+@dataclass(frozen=True)
+class PartitionShare:
+    """One of `count` processes replaying a topic together: the events partitions whose
+    number modulo `count` is `index`. The checkpoints are left to a last pass over every
+    partition once all shares are done, so a day is never marked covered before all its
+    report's events are applied (PendingCoverage)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> PartitionShare:
+        """`I/N`, 0 <= I < N."""
+        index, _, count = text.partition("/")
+        share = cls(int(index), int(count))
+        if not 0 <= share.index < share.count:
+            raise ValueError(f"{text!r}: I/N with 0 <= I < N")
+        return share
+
+    def holds(self, partition: int) -> bool:
+        return partition % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 @dataclass
 class ConsumeSummary:
     consumed: int = 0
@@ -58,6 +84,11 @@ class ConsumeSummary:
 
     def as_json(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    def add(self, other: dict[str, int]) -> None:
+        """Add another process's summary (its as_json)."""
+        for name in self.__dict__:
+            setattr(self, name, getattr(self, name) + int(other.get(name, 0)))
 
 
 class PendingCoverage:
@@ -144,9 +175,12 @@ class StoreConsumer:
         metrics: StoreConsumerMetrics | None = None,
         outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
         publish_state: bool = True,
+        share: PartitionShare | None = None,
     ) -> None:
         """With join_group=False (replays) the consumer assigns itself every partition
-        and commits nothing to Kafka: no consumer group is joined or disturbed.
+        and commits nothing to Kafka: no consumer group is joined or disturbed; with a
+        `share` too, only its share of the events partitions (no checkpoints: see
+        PartitionShare).
         With publish_state, each applied change's resulting state goes to <topic>.state
         (a replay into a new store leaves it alone: it would only repeat it)."""
         self._group = str(consumer_config["group.id"])
@@ -170,6 +204,7 @@ class StoreConsumer:
         self._outage_seconds = outage_seconds
         self._coverage = PendingCoverage()
         self._leaving = False
+        self._share = share
         self.summary = ConsumeSummary()
 
     def run(
@@ -182,8 +217,11 @@ class StoreConsumer:
             self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         else:
             metadata = self._consumer.list_topics(timeout=METADATA_TIMEOUT_SECONDS)
+            if self._share is not None:
+                topics = [self._names.events]
             partitions = [KafkaPartition(topic, p) for topic in topics
-                          for p in metadata.topics[topic].partitions]  # fmt: skip
+                          for p in metadata.topics[topic].partitions
+                          if self._share is None or self._share.holds(p)]  # fmt: skip
             self._on_assign(self._consumer, partitions)
         try:
             while not stop.is_set():
@@ -191,7 +229,10 @@ class StoreConsumer:
                 self._process(messages)
                 self._kafka.check(self._consumer)
                 self._refresh_metrics()
-                if until_idle and self._assigned and self._assigned <= self._at_end:
+                # A group member waits for its first assignment; a replay's share may hold
+                # no partition at all (more processes than partitions).
+                assigned = self._assigned or not self._join_group
+                if until_idle and assigned and self._assigned <= self._at_end:
                     log.info("caught up with the end of every assigned partition")
                     break
         finally:

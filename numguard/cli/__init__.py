@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # replay --jobs starts itself
     logs.configure(args.log_level, args.log_format)
     try:
         if args.command != "config":

@@ -228,6 +228,17 @@ def code_overrides(args: argparse.Namespace) -> dict[str, list[str]]:
     return found
 
 
+def processes(text: str) -> int:
+    """An argparse type: a number of worker processes (--jobs), at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` is a loopback address (a name other than localhost may resolve
     anywhere, so it is not)."""

@@ -58,8 +58,9 @@ def digest(url: str) -> str:
         store.close()
 
 
+@pytest.mark.parametrize("jobs", ["1", "2", "5"])  # 5: more processes than partitions
 def test_replay_digest_equals_the_live_digest_with_events_out_of_order_and_duplicated(
-    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
+    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path, jobs: str
 ) -> None:
     changes = random_changes(400, seed=11)
     shuffled = changes + random.Random(3).sample(changes, 100)
@@ -71,7 +72,8 @@ def test_replay_digest_equals_the_live_digest_with_events_out_of_order_and_dupli
     assert live.returncode == 0, live.stderr
 
     rebuilt_url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-    replayed = numguard(env, "replay", "--store", rebuilt_url, "--batch-size", "37")
+    replayed = numguard(env, "replay", "--store", rebuilt_url, "--batch-size", "37",
+                        "--jobs", jobs)  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
     summary = json.loads(replayed.stdout)
     assert summary["consumed"] == 500
@@ -189,3 +191,70 @@ def test_registry_framed_events_without_a_registry_stop_the_consumer_with_one_li
     assert last.startswith("numguard: error: ") and "--schema-registry-url" in last
     assert applied_so_far(url, "misconfigured", topics.events) == 0  # nothing committed
     assert read_committed(kafka_bootstrap, topics.dead_letter) == []  # not poison
+
+
+def _share_processes(replay: subprocess.Popen[str]) -> list[int]:
+    """The pids of the --jobs processes `replay` started (its children with --share)."""
+    found = []
+    for child in Path(f"/proc/{replay.pid}/task/{replay.pid}/children").read_text().split():
+        if "--share" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+            found.append(int(child))
+    return found
+
+
+def test_a_replay_process_killed_fails_the_replay_in_one_line_and_a_rerun_finishes_it(
+    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
+) -> None:
+    total = 20_000
+    publish(kafka_bootstrap, topics.events, random_changes(total, seed=43))
+    env = numguard_env(kafka_bootstrap, topics)
+    assert numguard(env, "consume", "store", "--until-idle", "--store", store_url).returncode == 0
+    url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "numguard", "replay", "--jobs", "2", "--batch-size", "50",
+         "--store", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    while applied_so_far(url, "numguard-replay", topics.events) == 0:
+        assert time.monotonic() < deadline and replay.poll() is None
+        time.sleep(0.01)
+    os.kill(_share_processes(replay)[0], signal.SIGKILL)
+    stdout, stderr = replay.communicate(timeout=WAIT_SECONDS)
+    assert replay.returncode == 1
+    assert stdout == ""
+    assert stderr.strip().splitlines()[-1].startswith("numguard: error: replay process ")
+    assert applied_so_far(url, "numguard-replay", topics.events) < total
+
+    again = numguard(env, "replay", "--jobs", "2", "--store", url)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["digest"] == digest(store_url)
+
+
+def test_sigterm_stops_every_replay_process_after_its_batch_and_a_rerun_finishes(
+    kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
+) -> None:
+    total = 20_000
+    publish(kafka_bootstrap, topics.events, random_changes(total, seed=47))
+    env = numguard_env(kafka_bootstrap, topics)
+    assert numguard(env, "consume", "store", "--until-idle", "--store", store_url).returncode == 0
+    url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "numguard", "replay", "--jobs", "3", "--batch-size", "50",
+         "--store", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    while applied_so_far(url, "numguard-replay", topics.events) == 0:
+        assert time.monotonic() < deadline and replay.poll() is None
+        time.sleep(0.01)
+    replay.send_signal(signal.SIGTERM)  # to the command only, as a service manager does
+    stdout, stderr = replay.communicate(timeout=WAIT_SECONDS)
+    assert replay.returncode == 0, stderr
+    stopped = json.loads(stdout)
+    assert 0 < stopped["consumed"] < total
+    # Every process stored the batch it had in hand, whole, and said so.
+    assert applied_so_far(url, "numguard-replay", topics.events) == stopped["consumed"]
+
+    again = numguard(env, "replay", "--jobs", "3", "--store", url)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["consumed"] == total - stopped["consumed"]
+    assert json.loads(again.stdout)["digest"] == digest(store_url)

@@ -17,16 +17,6 @@ PROGRESS_EVERY_SECONDS = 0.5
 DEFAULT_MAX_UNPARSEABLE = 0.01
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
-    return value
-
-
 def _share(text: str) -> float:
     """`1%` or `0.01`: a share of the rows."""
     try:
@@ -107,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 1%%)",
     )  # fmt: skip
     parser.add_argument(
-        "--jobs", type=_jobs, default=len(os.sched_getaffinity(0)), metavar="N",
+        "--jobs", type=options.processes, default=len(os.sched_getaffinity(0)), metavar="N",
         help="worker processes deciding a large file's rows; 1: all in this process "
         "(default: one a CPU, %(default)s here)",
     )  # fmt: skip
