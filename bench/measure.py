@@ -59,15 +59,30 @@ def _run(command: list[str], env: dict[str, str]) -> Measured:
 
 
 def _sample_peak(process: subprocess.Popen[str], peak: list[float]) -> None:
-    status = Path(f"/proc/{process.pid}/status")
+    """The highest VmHWM of the command and of the processes it starts (scrub's and
+    replay's --jobs): the peak of its largest process. A new process is seen within
+    RSS_SAMPLE_SECONDS of its start."""
     while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) / 1024)
-        except (OSError, ValueError):
-            return
+        for pid in _with_descendants(process.pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+            except (OSError, ValueError):
+                continue  # it ended between the listing and the read
         time.sleep(RSS_SAMPLE_SECONDS)
+
+
+def _with_descendants(pid: int) -> list[int]:
+    found, index = [pid], 0
+    while index < len(found):
+        for task in Path(f"/proc/{found[index]}/task").glob("*"):  # any thread may start one
+            try:
+                found += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        index += 1
+    return found
 
 
 def top_frames(stats_file: Path, count: int = PROFILE_FRAMES) -> str:

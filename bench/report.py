@@ -98,7 +98,8 @@ def table(results: Results) -> str:
     machine = results.machine()
     lines = [
         ", ".join(f"{k}: {v}" for k, v in machine.items()) + "\n",
-        "| stage | numguard | reference (same run) | ratio | target | met | peak RSS |",
+        "| stage | numguard | reference (same run) | ratio | target | met "
+        "| peak RSS (largest process) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results.rows:

@@ -50,16 +50,22 @@ class Bench:
         return names
 
     def runs(
-        self, command: list[str], env: dict[str, str], fresh: Callable[[], RunArguments]
+        self,
+        command: list[str],
+        env: dict[str, str],
+        fresh: Callable[[], RunArguments],
+        profiled_with: tuple[str, ...] = (),
     ) -> tuple[float, float, str]:
         """Median seconds and peak RSS of `repeat` runs, and one profiled run's frames;
-        `fresh()` gives the extra arguments and environment of a run (a new store...)."""
+        `fresh()` gives the extra arguments and environment of a run (a new store...),
+        `profiled_with` more arguments for the profiled run (one process: --jobs 1)."""
         measured: list[Measured] = []
         for _ in range(self.repeat):
             args, extra = fresh()
             measured.append(numguard(*command, *args, env={**env, **extra}))
         args, extra = fresh()
-        profile = numguard(*command, *args, env={**env, **extra}, profile=True).stdout
+        profile = numguard(*command, *args, *profiled_with, env={**env, **extra},
+                           profile=True).stdout  # fmt: skip
         seconds = statistics.median(m.seconds for m in measured)
         return seconds, max(m.peak_rss_mb for m in measured), profile
 
@@ -142,7 +148,9 @@ def replay(bench: Bench, topic: str) -> None:
         store = bench.folder / f"replay-{uuid.uuid4().hex[:6]}.sqlite3"
         return ["--store", f"sqlite:///{store}"], {}
 
-    seconds, rss, profile = bench.runs(["replay"], bench.kafka_env(topic), fresh)
+    # The profile is of one process: with --jobs, the command's own only waits.
+    seconds, rss, profile = bench.runs(["replay"], bench.kafka_env(topic), fresh,
+                                       profiled_with=("--jobs", "1"))  # fmt: skip
     plain = median(bench.repeat, lambda: references.plain_read_rate(bench.bootstrap, topic,
                                                                     bench.events))  # fmt: skip
     rate = bench.events / seconds
