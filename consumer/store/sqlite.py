@@ -12,7 +12,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay
 from tenacity.wait import wait_random
 
 BUSY_TIMEOUT_SECONDS = 30.0
-CACHE_MB = 64
+# 64 MB was no faster for 1,000,000 events than 16 (and 8), and cost 95 MB more peak RSS.
+CACHE_MB = 16
 WAL_CHECKPOINT_PAGES = 16_000  # 64 MB of 4 KB pages
 # SQLite caps bound parameters per statement (32,766 here): numbers a statement, well below.
 LOOKUP_CHUNK = 500
