@@ -47,9 +47,9 @@ def replay_shares(
     group, topic = offsets_of
     started = sum(store.offsets(group, topic).values())
     shares = [PartitionShare(index, jobs) for index in range(jobs)]
+    command = [sys.executable, "-m", "numguard", *argv, "--share"]
     processes = [
-        subprocess.Popen([sys.executable, "-m", "numguard", *argv, "--share", str(share)],
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen([*command, str(share)], stdout=subprocess.PIPE, text=True)
         for share in shares
     ]
     log.info("replaying with %d processes", jobs)
