@@ -44,8 +44,7 @@ def replay_shares(
     """Run `numguard *argv --share I/jobs` for each I, until all end; `progress(n)`
     every few seconds with the offsets applied so far (read from the store, under
     `offsets_of`: its consumer group and events topic). Raises ShareFailed."""
-    group, topic = offsets_of
-    started = sum(store.offsets(group, topic).values())
+    started = _applied(store, offsets_of) or 0
     shares = [PartitionShare(index, jobs) for index in range(jobs)]
     command = [sys.executable, "-m", "numguard", *argv, "--share"]
     processes = [
@@ -69,7 +68,8 @@ def replay_shares(
                 time.sleep(STOPPING_POLL_SECONDS)  # waiting on `stop` would return at once
             else:
                 stop.wait(PROGRESS_EVERY_SECONDS)
-            progress(sum(store.offsets(group, topic).values()) - started)
+            if (applied := _applied(store, offsets_of)) is not None:
+                progress(applied - started)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -87,6 +87,23 @@ def replay_shares(
         if output.strip():  # nothing from one stopped before it began
             summary.add(json.loads(output.strip().splitlines()[-1]))
     return summary
+
+
+def _applied(store: SqlStore, offsets_of: tuple[str, str]) -> int | None:
+    """The offsets applied so far, or None while the database is unreachable: the
+    processes wait it out themselves; the progress line waits with them."""
+    try:
+        return sum(store.offsets(*offsets_of).values())
+    except Exception as error:
+        if not store.is_outage(error):
+            raise
+        log.debug("progress not read: %s", error)
+    try:
+        store.reconnect()  # for the next read, and the last pass
+    except Exception as error:
+        if not store.is_outage(error):
+            raise
+    return None
 
 
 def _failed(share: PartitionShare, code: int) -> ShareFailed:

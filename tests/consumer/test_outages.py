@@ -136,3 +136,27 @@ def test_serve_answers_503_while_the_database_is_unreachable_and_recovers(
             assert http.get("/healthz").status_code == 503
         assert http.get("/v1/numbers/2025550101").json()["decision"] == "allow"
         assert http.get("/healthz").status_code == 200
+
+
+def test_replay_with_jobs_rides_out_a_database_outage(
+    kafka_bootstrap: str, topics: TopicNames, postgres_url: str, tmp_path: Path
+) -> None:
+    """The processes wait the outage out; the command's own progress reads wait with
+    them: it finishes with every event, and no traceback."""
+    publish(kafka_bootstrap, topics.events, deactivations(numbers(0, 3000)))
+    url, database = empty_store(postgres_url)
+    log = tmp_path / "replay.log"
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "numguard", "replay", "--bootstrap-servers", kafka_bootstrap,
+         "--topic", topics.events, "--store", url, "--jobs", "2", "--batch-size", "20"],
+        env=os.environ.copy(), stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
+    )  # fmt: skip
+    wait_for(lambda: numbers_applied(url) > 0, "the first events applied", APPLY_TIMEOUT_SECONDS)
+    with outage(postgres_url, database):
+        time.sleep(4)  # every process meets the outage
+    stdout, _ = replay.communicate(timeout=APPLY_TIMEOUT_SECONDS * 2)
+    stderr = log.read_text()
+    assert replay.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert numbers_applied(url) == 3000
+    assert '"consumed": 3000' in stdout
