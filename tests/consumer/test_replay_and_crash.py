@@ -202,28 +202,40 @@ def _share_processes(replay: subprocess.Popen[str]) -> list[int]:
     return found
 
 
+REPLAY_EVENTS = 20_000  # at 50 a batch: the replay is still running when the test acts
+
+
+def _replay_under_way(
+    bootstrap: str, topics: TopicNames, live_url: str, rebuilt_url: str, jobs: str, seed: int
+) -> tuple[dict[str, str], subprocess.Popen[str]]:
+    """The live store consumed, then `replay --jobs` into `rebuilt_url` running, some of it
+    applied already: the environment and the replay's process."""
+    publish(bootstrap, topics.events, random_changes(REPLAY_EVENTS, seed=seed))
+    env = numguard_env(bootstrap, topics)
+    assert numguard(env, "consume", "store", "--until-idle", "--store", live_url).returncode == 0
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "numguard", "replay", "--jobs", jobs, "--batch-size", "50",
+         "--store", rebuilt_url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    while applied_so_far(rebuilt_url, "numguard-replay", topics.events) == 0:
+        assert time.monotonic() < deadline and replay.poll() is None
+        time.sleep(0.01)
+    return env, replay
+
+
 def test_a_replay_process_killed_fails_the_replay_in_one_line_and_a_rerun_finishes_it(
     kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
 ) -> None:
-    total = 20_000
-    publish(kafka_bootstrap, topics.events, random_changes(total, seed=43))
-    env = numguard_env(kafka_bootstrap, topics)
-    assert numguard(env, "consume", "store", "--until-idle", "--store", store_url).returncode == 0
     url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-    replay = subprocess.Popen(
-        [sys.executable, "-m", "numguard", "replay", "--jobs", "2", "--batch-size", "50",
-         "--store", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + WAIT_SECONDS
-    while applied_so_far(url, "numguard-replay", topics.events) == 0:
-        assert time.monotonic() < deadline and replay.poll() is None
-        time.sleep(0.01)
+    env, replay = _replay_under_way(kafka_bootstrap, topics, store_url, url, "2", seed=43)
     os.kill(_share_processes(replay)[0], signal.SIGKILL)
     stdout, stderr = replay.communicate(timeout=WAIT_SECONDS)
     assert replay.returncode == 1
     assert stdout == ""
     assert stderr.strip().splitlines()[-1].startswith("numguard: error: replay process ")
-    assert applied_so_far(url, "numguard-replay", topics.events) < total
+    assert applied_so_far(url, "numguard-replay", topics.events) < REPLAY_EVENTS
 
     again = numguard(env, "replay", "--jobs", "2", "--store", url)
     assert again.returncode == 0, again.stderr
@@ -233,28 +245,17 @@ def test_a_replay_process_killed_fails_the_replay_in_one_line_and_a_rerun_finish
 def test_sigterm_stops_every_replay_process_after_its_batch_and_a_rerun_finishes(
     kafka_bootstrap: str, topics: TopicNames, store_url: str, tmp_path: Path
 ) -> None:
-    total = 20_000
-    publish(kafka_bootstrap, topics.events, random_changes(total, seed=47))
-    env = numguard_env(kafka_bootstrap, topics)
-    assert numguard(env, "consume", "store", "--until-idle", "--store", store_url).returncode == 0
     url = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-    replay = subprocess.Popen(
-        [sys.executable, "-m", "numguard", "replay", "--jobs", "3", "--batch-size", "50",
-         "--store", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + WAIT_SECONDS
-    while applied_so_far(url, "numguard-replay", topics.events) == 0:
-        assert time.monotonic() < deadline and replay.poll() is None
-        time.sleep(0.01)
+    env, replay = _replay_under_way(kafka_bootstrap, topics, store_url, url, "3", seed=47)
     replay.send_signal(signal.SIGTERM)  # to the command only, as a service manager does
     stdout, stderr = replay.communicate(timeout=WAIT_SECONDS)
     assert replay.returncode == 0, stderr
     stopped = json.loads(stdout)
-    assert 0 < stopped["consumed"] < total
+    assert 0 < stopped["consumed"] < REPLAY_EVENTS
     # Every process stored the batch it had in hand, whole, and said so.
     assert applied_so_far(url, "numguard-replay", topics.events) == stopped["consumed"]
 
     again = numguard(env, "replay", "--jobs", "3", "--store", url)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["consumed"] == total - stopped["consumed"]
+    assert json.loads(again.stdout)["consumed"] == REPLAY_EVENTS - stopped["consumed"]
     assert json.loads(again.stdout)["digest"] == digest(store_url)
