@@ -138,6 +138,17 @@ def test_serve_answers_503_while_the_database_is_unreachable_and_recovers(
         assert http.get("/healthz").status_code == 200
 
 
+PARTITIONS = 3  # the topics fixture's
+
+
+def replayed_partitions(url: str, topic: str) -> dict[int, int]:
+    store = open_store(url, create=False)
+    try:
+        return store.offsets("numguard-replay", topic)
+    finally:
+        store.close()
+
+
 def test_replay_with_jobs_rides_out_a_database_outage(
     kafka_bootstrap: str, topics: TopicNames, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -151,12 +162,16 @@ def test_replay_with_jobs_rides_out_a_database_outage(
          "--topic", topics.events, "--store", url, "--jobs", "2", "--batch-size", "20"],
         env=os.environ.copy(), stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
     )  # fmt: skip
-    wait_for(lambda: numbers_applied(url) > 0, "the first events applied", APPLY_TIMEOUT_SECONDS)
+    # Every process past its start (a process that cannot open the store at start exits
+    # at once, as any command does) and under way: each partition has a batch stored.
+    wait_for(lambda: len(replayed_partitions(url, topics.events)) == PARTITIONS,
+             "a batch of every partition applied", APPLY_TIMEOUT_SECONDS)  # fmt: skip
     with outage(postgres_url, database):
         time.sleep(4)  # every process meets the outage
     stdout, _ = replay.communicate(timeout=APPLY_TIMEOUT_SECONDS * 2)
     stderr = log.read_text()
     assert replay.returncode == 0, stderr[-3000:]
     assert "Traceback" not in stderr
+    assert "unreachable (attempt" in stderr  # the outage was met, and waited out
     assert numbers_applied(url) == 3000
     assert '"consumed": 3000' in stdout
